@@ -1,0 +1,49 @@
+# Two commands for a newcomer: `make book` and `make test`. Each installs what it needs
+# into .venv (torch pinned to the CPU build by constraints.txt) and then does its job.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip install -q -c constraints.txt
+NOTEBOOKS := $(wildcard book/*.ipynb)
+
+.PHONY: book test execute browser clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.book: $(BIN)/python pyproject.toml constraints.txt
+	$(PIP) -e ".[book]"
+	touch $@
+
+$(VENV)/.test: $(VENV)/.book
+	$(PIP) -e ".[book,test]"
+	touch $@
+
+## book: install, then build the HTML book into _build/html (warnings are errors)
+book: $(VENV)/.book
+	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going --builder html
+	@echo "Open the book: file://$(CURDIR)/_build/html/index.html"
+
+## test: install, build the book, then run unit, notebook (nbval, strict) and browser tests
+test: $(VENV)/.test browser book
+	SPARK_EDU_QUIET=1 $(BIN)/python -m pytest
+
+## execute: re-run every notebook in place so its committed outputs are fresh
+execute: $(VENV)/.book
+	@for nb in $(NOTEBOOKS); do \
+		echo "executing $$nb"; \
+		SPARK_EDU_QUIET=1 $(BIN)/jupyter execute --inplace "$$nb" || exit 1; \
+	done
+
+## browser: make sure a headless Chromium is there for the browser test (Debian package)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else \
+			echo "chromium not found: install it (e.g. 'sudo apt-get install chromium') for the browser test"; \
+		fi; }
+
+clean:
+	rm -rf _build
