@@ -1,10 +1,10 @@
-"""Shared test set-up: quiet output (no progress bars), deterministic seeds, the
-Agg backend for figures, and the notebook kernels inherit the same quiet switch."""
+"""Shared test set-up: quiet output (no progress bars) and deterministic seeds. The
+notebook kernels nbval starts inherit the quiet switch through the environment (do not set
+MPLBACKEND here: the kernels would inherit it and stop showing figures)."""
 
 import os
 
 os.environ["SPARK_EDU_QUIET"] = "1"
-os.environ.setdefault("MPLBACKEND", "Agg")
 
 import pytest  # noqa: E402
 

@@ -4,8 +4,8 @@
 
 Dimension letters: B batch, H heads, T queries, S keys, D head dim.
 ``M`` is a boolean mask (True = may attend). A query whose keys are all masked has no
-distribution to take: we define its weights and output as zeros (as FlexAttention does),
-where ``torch.nn.functional.scaled_dot_product_attention`` returns NaN.
+distribution to take (a plain softmax gives 0/0 = NaN): we define its weights and output as
+zeros, as FlexAttention and recent releases of PyTorch's fused kernel do.
 """
 
 from __future__ import annotations
