@@ -35,6 +35,8 @@ execute: $(VENV)/.book
 		echo "executing $$nb"; \
 		SPARK_EDU_QUIET=1 $(BIN)/jupyter execute --inplace "$$nb" || exit 1; \
 	done
+	$(BIN)/python -c "from spark_edu.experiments.attention_from_scratch import render_attention; \
+		render_attention(length=8, masking='causal').savefig('book/images/attention-weights.png')"
 
 ## browser: make sure a headless Chromium is there for the browser test (Debian package)
 browser:

@@ -103,9 +103,11 @@ def format_value(value) -> str:
     value = float(value)
     if math.isnan(value):
         return "nan"
+    if value.is_integer():
+        return f"{int(value):,}"
     if value != 0 and (abs(value) >= 1e4 or abs(value) < 1e-3):
         return f"{value:.4g}"
-    return f"{value:.3f}".rstrip("0").rstrip(".") if abs(value) < 1e4 else f"{value:.0f}"
+    return f"{value:.3f}".rstrip("0").rstrip(".")
 
 
 def verdict(claim: Claim, measurement: Measurement) -> str:

@@ -8,7 +8,8 @@ def _dedupe(app, pagename, templatename, context, doctree):
         return
     seen, unique = set(), []
     for script in scripts:
-        key = (str(script), getattr(script, "attributes", {}).get("body"))
+        # the two copies differ only in filename: None for one, '' for the other
+        key = (getattr(script, "filename", script) or None, tuple(sorted(getattr(script, "attributes", {}).items())))
         if key not in seen:
             seen.add(key)
             unique.append(script)
@@ -16,5 +17,5 @@ def _dedupe(app, pagename, templatename, context, doctree):
 
 
 def setup(app):
-    app.connect("html-page-context", _dedupe)
+    app.connect("html-page-context", _dedupe, priority=900)  # after the themes add theirs
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -36,12 +36,13 @@ def _check_qkv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Te
         t_len, s_len = q.shape[-2], k.shape[-2]
         if mask.shape[-2:] != (t_len, s_len):
             raise ValueError(f"mask must end in (T, S) = ({t_len}, {s_len}), got shape {tuple(mask.shape)}")
+        target = tuple(q.shape[:-1]) + (s_len,)
         try:
-            torch.broadcast_shapes(mask.shape, q.shape[:-1] + (s_len,))
+            fits = torch.broadcast_shapes(mask.shape, target) == target
         except RuntimeError:
-            raise ValueError(
-                f"mask of shape {tuple(mask.shape)} does not broadcast to {tuple(q.shape[:-1] + (s_len,))}"
-            ) from None
+            fits = False
+        if not fits:
+            raise ValueError(f"mask of shape {tuple(mask.shape)} does not broadcast to {target}")
 
 
 def attention_weights(q: torch.Tensor, k: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
