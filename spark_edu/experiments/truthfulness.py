@@ -14,10 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from functools import partial
 
+import torch
+
 from spark_edu.claims import Measurement, claims_for
 from spark_edu.truthfulness import metrics as M
 from spark_edu.truthfulness.classifiers import (TfidfLogisticRegression, TransformerClassifier,
-                                                TransformerClassifierConfig, cross_val_probs)
+                                                TransformerClassifierConfig, cross_val_probs, one_thread)
 from spark_edu.truthfulness.liar_like import bayes_optimal, liar_like_statements, prototype_style_statements
 
 CHAPTER = "truthfulness"
@@ -66,7 +68,8 @@ def run(config: TruthExperiment = QUICK) -> TruthResults:
     probs, tables = {}, {}
     for d_name, d in data.items():
         for c_name, fit in classifiers(config).items():
-            p = cross_val_probs(fit, d.texts, d.labels, config.n_folds, config.seed)
+            with one_thread():
+                p = cross_val_probs(fit, d.texts, d.labels, config.n_folds, config.seed)
             probs[d_name, c_name] = p
             tables[d_name, c_name] = M.metric_table(d.labels, p, 0.5, config.n_resamples, config.seed)
     return TruthResults(config, data, probs, tables)
@@ -124,7 +127,8 @@ def noise_sweep(noises=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0), n: int = 1000, seed: int 
     rows = []
     for noise in noises:
         d = liar_like_statements(n, noise, 0.5, seed)
-        p = cross_val_probs(TfidfLogisticRegression.fit, d.texts, d.labels, n_folds, seed)
+        with one_thread():
+            p = cross_val_probs(TfidfLogisticRegression.fit, d.texts, d.labels, n_folds, seed)
         acc, low, high = M.bootstrap_ci(d.labels, p, "accuracy", 0.5, n_resamples, seed=seed)
         rows.append({"noise": noise, "accuracy": acc, "low": low, "high": high,
                      "bayes": bayes_optimal(noise)["accuracy"]})
@@ -162,3 +166,28 @@ def noise_figure(rows: list[dict]):
     ax.set(xlabel="label noise η (fraction of labels assigned at random)", ylabel="accuracy", ylim=(0.4, 1.02))
     ax.legend(fontsize=8)
     return fig
+
+
+def truthfulqa_demo(n: int = 1000, n_test: int = 300, steps: int = 250, seed: int = 0) -> dict:
+    """TruthfulQA-like pairs: held-out AUC of bag-of-words vs transformer, and MC1 of three scorers."""
+    from spark_edu.truthfulness.truthfulqa_like import (imitation_scores, mc1_accuracy, multiple_choice_items,
+                                                        truthfulqa_like)
+
+    world, pairs = truthfulqa_like(n, noise=0.0, seed=seed)
+    texts, y = list(pairs.texts), pairs.labels
+    train_x, train_y, test_x, test_y = texts[:-n_test], y[:-n_test], texts[-n_test:], y[-n_test:]
+    items = multiple_choice_items(world, seed=seed)
+    out = {"world": world, "items": items}
+    with one_thread():
+        for name, fit in [("bag-of-words LR", TfidfLogisticRegression.fit),
+                          ("transformer", partial(TransformerClassifier.fit,
+                                                  config=TransformerClassifierConfig(steps=steps, seed=seed)))]:
+            model = fit(train_x, train_y)
+            out[name] = {"auc": M.roc_auc(test_y, model.predict_proba(test_x)),
+                         "mc1": mc1_accuracy(items, [model.predict_proba([f"{it.question} | {c}" for c in it.choices])
+                                                     for it in items])}
+    oracle = [torch.tensor([float(c.split()[-1] == world.truth[it.entity][it.attribute]) for c in it.choices])
+              for it in items]
+    out["mc1 truth table"] = mc1_accuracy(items, oracle)
+    out["mc1 imitation"] = mc1_accuracy(items, imitation_scores(world, items, seed=seed))
+    return out

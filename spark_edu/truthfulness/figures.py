@@ -13,7 +13,7 @@ import torch
 
 from spark_edu.plots import COLORS, CMAP_WEIGHTS, subplots
 from spark_edu.truthfulness import metrics as M
-from spark_edu.truthfulness.classifiers import TfidfLogisticRegression, cross_val_probs
+from spark_edu.truthfulness.classifiers import TfidfLogisticRegression, cross_val_probs, one_thread
 from spark_edu.truthfulness.liar_like import bayes_optimal, liar_like_statements
 from spark_edu.validation import check_range
 
@@ -64,7 +64,8 @@ def plot_metric_bars(ax, values: dict[str, float], bayes: float | None = None, c
 def widget_scores(noise: float, n_samples: int, balance: float, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """(labels, out-of-fold P(true)) of TF-IDF logistic regression, cached per setting."""
     data = liar_like_statements(n_samples, noise=noise, balance=balance, seed=seed)
-    probs = cross_val_probs(TfidfLogisticRegression.fit, data.texts, data.labels, n_folds=5, seed=seed)
+    with one_thread():
+        probs = cross_val_probs(TfidfLogisticRegression.fit, data.texts, data.labels, n_folds=5, seed=seed)
     return data.labels, probs
 
 
