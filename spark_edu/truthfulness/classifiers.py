@@ -27,7 +27,7 @@ from torch import nn
 from spark_edu.train import TrainConfig, train
 from spark_edu.transformer import Transformer, TransformerConfig
 from spark_edu.truthfulness.text import Tfidf, Vocabulary
-from spark_edu.validation import check_positive_int, check_range
+from spark_edu.validation import check_positive_int, check_same_length
 
 
 def _check_fit_args(texts: Sequence[str], labels: torch.Tensor) -> torch.Tensor:
@@ -47,6 +47,11 @@ class LogRegConfig:
     lr: float = 0.1  # full-batch AdamW on a convex loss: a large step is fine
     l2: float = 1e-4  # λ in eq-truth-logreg; 1e-3 costs 5 points of accuracy on noise-free data
     seed: int = 0
+
+    def __post_init__(self):
+        check_positive_int("steps", self.steps)
+        if not self.l2 >= 0:
+            raise ValueError(f"l2 must be >= 0, got {self.l2!r}")
 
 
 class TfidfLogisticRegression(nn.Module):
@@ -151,7 +156,7 @@ def cross_val_probs(fit: Fit, texts: Sequence[str], labels, n_folds: int = 5, se
     check_positive_int("n_folds", n_folds, minimum=2)
     if n_folds > len(texts):
         raise ValueError(f"n_folds must be <= the number of texts ({len(texts)}), got {n_folds}")
-    check_range("labels length", len(labels), len(texts), len(texts))
+    check_same_length("texts", texts, "labels", labels)
     fold = torch.empty(len(texts), dtype=torch.long)
     fold[torch.randperm(len(texts), generator=torch.Generator().manual_seed(seed))] = \
         torch.arange(len(texts)) % n_folds  # (N,) fold of each text

@@ -46,18 +46,17 @@ def plot_confusion(ax, cm: torch.Tensor, title: str = "confusion matrix"):
     ax.grid(False)
 
 
-def plot_metric_bars(ax, values: dict[str, float], bayes: float | None = None, claimed: dict | None = None):
-    """One bar per metric; optional Bayes-optimal line and claimed values as crosses."""
+def plot_metric_bars(ax, values: dict[str, float], bayes: float | None = None):
+    """One labelled bar per metric; dashed line at the Bayes-optimal accuracy, dotted at chance."""
     names = list(values)
-    ax.bar(range(len(names)), [values[n] for n in names], color=COLORS["measured"], label="measured")
-    if claimed:
-        ax.plot(range(len(names)), [claimed.get(n, float("nan")) for n in names], "x", color=COLORS["claimed"],
-                markersize=8, label="report (typed in)")
+    ax.bar(range(len(names)), [values[n] for n in names], color=COLORS["measured"])
+    for i, n in enumerate(names):
+        ax.text(i, values[n] / 2, f"{values[n]:.2f}", ha="center", va="center", color="white", fontsize=8)
     if bayes is not None:
-        ax.axhline(bayes, linestyle="--", color="black", linewidth=1, label=f"Bayes accuracy {bayes:.2f}")
+        ax.axhline(bayes, linestyle="--", color="black", linewidth=1)
+        ax.text(len(names) - 0.5, bayes + 0.01, f"Bayes acc. {bayes:.2f}", ha="right", va="bottom", fontsize=8)
     ax.axhline(0.5, linestyle=":", color="grey", linewidth=1)
-    ax.set(xticks=range(len(names)), xticklabels=names, ylim=(0, 1.05))
-    ax.legend(loc="lower left", fontsize=8)
+    ax.set(xticks=range(len(names)), xticklabels=names, ylim=(0, 1.08))
 
 
 @lru_cache(maxsize=32)
