@@ -22,6 +22,7 @@ import argparse
 import json
 import sys
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 
@@ -112,12 +113,22 @@ def _run(c: BenchConfig) -> dict:
     }
 
 
+#: Where ``python -m spark_edu.bench moe --out book/data/moe/bench.json`` leaves its result.
+SAVED = Path(__file__).resolve().parents[2] / "book" / "data" / "moe" / "bench.json"
+
+
+def saved_result(path: Path | str = SAVED) -> dict | None:
+    """The benchmark result saved in the repository, or None where there is none (e.g. Colab)."""
+    path = Path(path)
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
 def format_report(result: dict) -> str:
     """The benchmark as a small fixed-width text report."""
     c, env, ms, gf = result["config"], result["environment"], result["median_ms"], result["gflops"]
     lines = [f"MoE dispatch, forward: {c['tokens']} tokens, d={c['d_model']}, experts {c['d_model']}->"
              f"{c['d_hidden']}->{c['d_model']}, E={c['n_experts']}, top-{c['k']}, median of {c['repeats']}",
-             f"torch {env['torch']}, {env['device']}, CPU capability {env['cpu_capability']}, {env['threads']} threads",
+             f"torch {env['torch']}, {env['device']}, CPU capability {env['cpu_capability']}, {env['threads']} thread(s)",
              f"{'path':<8} {'median ms':>10} {'GFLOP/s':>9} {'of peak':>8}"]
     for name in ("loop", "sorted", "ideal", "dense", "peak"):
         share = f"{result['fraction_of_peak'][name]:8.0%}" if name in result["fraction_of_peak"] else " " * 8

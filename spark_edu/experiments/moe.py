@@ -9,6 +9,8 @@ load is and how specialised the experts are (:mod:`spark_edu.moe.metrics`).
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import statistics
 from dataclasses import dataclass, field, replace
 
@@ -39,9 +41,16 @@ class CategoryMoEModel(nn.Module):
         return self.head(out.out), out  # (N, n_classes), MoEOutput
 
 
+def train_moe(**overrides) -> MoEConfig:
+    """The chapter's MoE layer. Training uses the dense dispatch: with 8 experts of width 32
+    the per-expert overhead dominates and computing every expert is the cheapest exact path
+    (all three paths agree; see ``tests/test_moe.py``)."""
+    return MoEConfig(**{"dispatch": "dense", **overrides})
+
+
 @dataclass(frozen=True)
 class RunConfig:
-    moe: MoEConfig = MoEConfig()
+    moe: MoEConfig = train_moe()
     task: TokenCategoryConfig = TokenCategoryConfig()
     steps: int = 300  # 0 = untrained router; reproduce(quick=False) trains 1000
     batch_tokens: int = 256
@@ -79,8 +88,25 @@ def evaluate(model: CategoryMoEModel, task: TokenCategoryTask, n_tokens: int = 4
     return metrics, matrix
 
 
+@contextlib.contextmanager
+def single_thread():
+    """Run torch on one thread: these models are tiny, and a second thread only adds
+    synchronisation (and, on a shared machine, spin-waiting that can cost 10x)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 def run(config: RunConfig = RunConfig()) -> RunResult:
-    """Build (seeded), train for ``config.steps`` (if any) and evaluate one model."""
+    """Build (seeded), train for ``config.steps`` (if any) and evaluate one model, on one thread."""
+    with single_thread():
+        return _run(config)
+
+
+def _run(config: RunConfig) -> RunResult:
     task = TokenCategoryTask(config.task)
     with torch.random.fork_rng():
         torch.manual_seed(config.seed)
@@ -107,8 +133,8 @@ def run(config: RunConfig = RunConfig()) -> RunResult:
 SETTINGS = {
     "untrained": RunConfig(steps=0),
     "no aux loss": RunConfig(),
-    "Switch α=0.01": RunConfig(moe=MoEConfig(balance_alpha=0.01)),
-    "Switch α=0.1": RunConfig(moe=MoEConfig(balance_alpha=0.1)),
+    "Switch α=0.01": RunConfig(moe=train_moe(balance_alpha=0.01)),
+    "Switch α=0.1": RunConfig(moe=train_moe(balance_alpha=0.1)),
 }
 HEADLINE = "Switch α=0.01"  # the setting whose numbers stand beside the report's
 KEYS = ("balance_cv", "balance_entropy", "max_violation", "specialisation", "specialisation_count", "accuracy")
@@ -188,6 +214,13 @@ def plot_routing_matrix(ax, matrix: torch.Tensor, title: str = "", colorbar: boo
     ax.set_xticks(range(matrix.shape[1]))
 
 
+@functools.lru_cache(maxsize=32)
+def _cached_run(k, n_experts, alpha, noise, capacity_factor, steps, seed) -> RunResult:
+    moe = train_moe(n_experts=n_experts, k=k, balance_alpha=alpha, noise=noise,
+                    capacity_factor=capacity_factor or None, renormalize=k > 1)
+    return run(RunConfig(moe=moe, steps=steps, seed=seed))
+
+
 def render(k: int = 2, n_experts: int = 8, alpha: float = 0.01, noise: float = 0.0, capacity_factor: float = 0.0,
            steps: int = 300, seed: int = 0):
     """Train one small MoE and draw its load over training and its routing matrix.
@@ -197,9 +230,7 @@ def render(k: int = 2, n_experts: int = 8, alpha: float = 0.01, noise: float = 0
     """
     from spark_edu.plots import subplots
 
-    moe = MoEConfig(n_experts=n_experts, k=k, balance_alpha=alpha, noise=noise,
-                    capacity_factor=capacity_factor or None, renormalize=k > 1)
-    result = run(RunConfig(moe=moe, steps=steps, seed=seed))
+    result = _cached_run(k, n_experts, float(alpha), float(noise), float(capacity_factor), steps, seed)
     m = result.metrics
     fig, axes = subplots(1, 2, width=4.6, height=3.4)
     plot_load_history(axes[0, 0], result.load_history, "expert load while training")

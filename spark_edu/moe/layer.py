@@ -23,7 +23,7 @@ from spark_edu.validation import check_positive_int, check_range
 @dataclass(frozen=True)
 class MoEConfig:
     d_model: int = 32
-    d_hidden: int = 64  # each expert's hidden width
+    d_hidden: int = 32  # each expert's hidden width
     n_experts: int = 8  # the report's 8 named experts
     k: int = 2  # the report's top-2
     capacity_factor: float | None = None  # None: unlimited; 1.0 = exactly T·K/E places per expert

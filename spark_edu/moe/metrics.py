@@ -83,7 +83,7 @@ def balance_entropy(fractions: torch.Tensor) -> float:
     if f.numel() == 1:
         return 1.0
     nz = f[f > 0]
-    return float(-(nz * nz.log()).sum() / math.log(f.numel()))
+    return float(-(nz * nz.log()).sum() / math.log(f.numel())) + 0.0  # + 0.0 turns -0.0 into 0.0
 
 
 def max_violation(fractions: torch.Tensor) -> float:
