@@ -193,7 +193,8 @@ def test_experiment_models_are_matched_and_trainable():
 
     from spark_edu.experiments import verifier as exp
 
-    cfg = replace(exp.QUICK, steps=3, n_test=20, n_probe=10, probe_lengths=(24,), probe_depths=(6,), seeds=(0,))
+    cfg = replace(exp.QUICK, steps=3, n_test=20, n_probe=10, probe_lengths=(24,), probe_depths=(6,), seeds=(0,),
+                  models=exp.MODELS)
     models = exp.build_models(cfg, 0)
     sizes = {name: count_parameters(m) for name, m in models.items()}
     assert abs(sizes["standard"] - sizes["verifier"]) / sizes["verifier"] < 0.01
