@@ -165,7 +165,7 @@ def probe_sets(cfg: ExperimentConfig, language: int, seed: int) -> dict[str, dic
 def run_one(cfg: ExperimentConfig, language: int, seed: int, save_dir: str | None = None) -> dict:
     """Train every model for one (language, seed); evaluate in distribution and on the probes.
 
-    With ``save_dir``, the trained verifiers of seed 0 are saved there (``<model>_dyck<k>.pt``)."""
+    With ``save_dir``, the trained verifier of seed 0 is saved there (``verifier_dyck<k>.pt``)."""
     models = build_models(cfg, seed)
     test = dyck.make_dataset(cfg.n_test, replace(cfg.train, n_types=language),
                              torch.Generator().manual_seed(1_000 + seed))
@@ -176,7 +176,7 @@ def run_one(cfg: ExperimentConfig, language: int, seed: int, save_dir: str | Non
             continue
         torch.set_num_threads(1)
         history = train_model(model, cfg, language, seed)
-        if save_dir is not None and seed == 0 and name != "standard":
+        if save_dir is not None and seed == 0 and name == "verifier":
             torch.save(model.state_dict(), Path(save_dir) / f"{name}_dyck{language}.pt")
         for hard in (False, True) if name != "standard" else (False,):  # hard: discrete stack at test time
             record[name + ("_hard" if hard else "")] = {
