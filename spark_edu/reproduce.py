@@ -12,6 +12,7 @@ import csv
 import datetime
 import importlib
 import io
+import json
 import time
 from pathlib import Path
 
@@ -45,7 +46,7 @@ def run_chapter(chapter: str, quick: bool = False) -> list[Measurement]:
 
 def reproduce(chapters=CHAPTERS, quick: bool = False, out: Path | str = "reproduction",
               device: str | None = None) -> ComparisonTable:
-    """Run ``chapters``, write ``claims.csv`` and ``claims.md`` into ``out``, return the table."""
+    """Run ``chapters``; write ``claims.csv``, ``claims.md`` and ``environment.json`` into ``out``."""
     out = Path(out)
     if device is not None:
         torch.set_default_device(device)
@@ -67,6 +68,8 @@ def reproduce(chapters=CHAPTERS, quick: bool = False, out: Path | str = "reprodu
     out.mkdir(parents=True, exist_ok=True)
     (out / "claims.csv").write_text(to_csv(table))
     (out / "claims.md").write_text(to_markdown(table, environment, timings))
+    seconds = {chapter: round(t, 1) for chapter, t in timings.items()}
+    (out / "environment.json").write_text(json.dumps(environment | {"chapter_seconds": seconds}, indent=1) + "\n")
     return table
 
 

@@ -3,6 +3,7 @@ that fails to answer all of its claims is caught. Real chapters are exercised by
 tests and by ``test_reproduce_quick_on_a_real_chapter``."""
 
 import csv
+import json
 import sys
 import types
 
@@ -47,3 +48,13 @@ def test_chapter_must_answer_every_claim(monkeypatch):
         rep.run_chapter("moe")
     with pytest.raises(ValueError, match="chapter must be one of"):
         rep.run_chapter("nonexistent")
+
+
+def test_reproduce_quick_on_a_real_chapter(tmp_path):
+    """The real MoE chapter, quick settings (about 15 s on 2 cores): every claim answered."""
+    assert main(["reproduce", "--chapter", "moe", "--quick", "--out", str(tmp_path)]) == 0
+    measurements = rep.read_csv(tmp_path / "claims.csv")
+    assert [m.key for m in measurements] == [c.key for c in claims_for("moe")]
+    assert all(m.value is not None for m in measurements)
+    environment = json.loads((tmp_path / "environment.json").read_text())
+    assert environment["quick"] == "True" and set(environment["chapter_seconds"]) == {"moe"}
