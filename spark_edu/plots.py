@@ -76,3 +76,32 @@ def plot_loglog_fit(ax, xs, ys, slope: float, label: str, color=None, marker: st
     ref = [ys[-1] * (x / xs[-1]) ** slope for x in xs]
     ax.loglog(xs, ref, linestyle="--", color=line.get_color(), alpha=0.6, label=f"∝ n^{slope:g}")
     return line
+
+
+VERDICT_COLORS = {"reproduced": "#55a868", "differs": "#c44e52", "not reproducible as stated": "#8c8c8c"}
+
+
+def plot_verdict_counts(ax, table, by: str = "section"):
+    """Horizontal stacked bars: how many claims of each report ``section`` got each verdict."""
+    from spark_edu.claims import REPORTS, VERDICTS
+
+    groups = []  # (label, counts per verdict), report order then section order
+    for report in REPORTS:
+        seen = []
+        for row in table.rows:
+            if row.claim.report == report and getattr(row.claim, by) not in seen:
+                seen.append(getattr(row.claim, by))
+        for name in seen:
+            rows = [r for r in table.rows if r.claim.report == report and getattr(r.claim, by) == name]
+            groups.append((f"{report}: {name}", [sum(r.verdict == v for r in rows) for v in VERDICTS]))
+    labels = [g[0] for g in groups][::-1]
+    counts = [g[1] for g in groups][::-1]
+    left = [0] * len(groups)
+    for i, verdict in enumerate(VERDICTS):
+        widths = [c[i] for c in counts]
+        ax.barh(labels, widths, left=left, color=VERDICT_COLORS[verdict], label=verdict)
+        left = [a + b for a, b in zip(left, widths)]
+    ax.set(xlabel="claims")
+    ax.legend(loc="lower right", fontsize=8)
+    ax.grid(axis="y", visible=False)
+    return ax
