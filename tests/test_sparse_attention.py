@@ -63,8 +63,9 @@ def test_patterns_match_their_set_definitions():
 
 @pytest.mark.parametrize("sparsity", [0.0, 0.5, 0.8, 0.95])
 def test_random_patterns_have_the_requested_sparsity(sparsity):
-    mask = masks.dense_mask(masks.random_elements(50, sparsity, seed=0), 50)
-    assert int(mask.sum()) == round((1 - sparsity) * 2500)
+    mask = masks.dense_mask(masks.random_elements(200, sparsity, seed=0), 200)
+    std = (sparsity * (1 - sparsity) / 200**2) ** 0.5
+    assert abs(masks.element_sparsity(mask) - sparsity) <= 4 * std + 1e-6
     layout = masks.random_block_layout(10, sparsity, seed=0, band=0 if sparsity <= 0.9 else None)
     assert int(layout.sum()) == max(1, round((1 - sparsity) * 100))
     if sparsity <= 0.9:  # the diagonal fits in the budget and is kept
@@ -284,3 +285,62 @@ def test_kernels_reject_bad_input():
         with pytest.raises(ValueError, match="block_mask was built"):
             flex_sparse_attention(q[..., :32, :], k[..., :32, :], v[..., :32, :],
                                   flex_block_mask(masks.causal, 64, 64, BLOCK), compiled=False)
+
+
+# --- the benchmark, the task and the sparse layer -------------------------------------------
+
+
+def test_benchmark_rows_ratios_and_csv_round_trip(tmp_path):
+    from spark_edu.bench import attention as bench
+
+    config = bench.BenchConfig(lengths=(96,), patterns=("local90", "block70"),
+                               paths=("sdpa", "masked_sdpa", "readable", "gathered", "band"),
+                               block_size=32, repeats=1, memory=False)
+    rows = bench.run(config)
+    assert {(r.pattern, r.path) for r in rows} == {
+        ("local90", p) for p in config.paths} | {("block70", p) for p in config.paths if p != "band"}
+    for r in rows:
+        assert r.ratio == pytest.approx(r.sdpa_ms / r.median_ms)
+        assert r.fraction_of_bound == pytest.approx(r.ratio / r.bound)
+        assert r.bound == pytest.approx(1 / (1 - r.block_sparsity), rel=1e-3)
+    assert "| 96 | block70 |" in bench.markdown(rows)
+    path = tmp_path / "rows.csv"
+    bench.write_csv(rows, str(path))
+    again = bench.read_csv(str(path))
+    assert [(r.pattern, r.path) for r in again] == [(r.pattern, r.path) for r in rows]
+    assert again[0].ratio == pytest.approx(rows[0].ratio, rel=1e-5)
+    with pytest.raises(ValueError, match="unknown"):
+        bench.BenchConfig(patterns=("nope",))
+    assert bench.main(["--device", "cuda"]) == 0 or torch.cuda.is_available()
+
+
+def test_lag_copy_task_and_its_bad_input():
+    from spark_edu.tasks.lag_copy import IGNORE, LagCopyConfig, accuracy, make_batch
+
+    tokens, targets = make_batch(LagCopyConfig(length=20, lag=3, batch_size=2), torch.Generator().manual_seed(0))
+    assert bool((targets[:, :3] == IGNORE).all()) and torch.equal(targets[:, 3:], tokens[:, :-3])
+    perfect = torch.nn.functional.one_hot(targets.clamp(min=0), 16).float()
+    assert accuracy(perfect, targets) == 1.0
+    with pytest.raises(ValueError, match="lag"):
+        LagCopyConfig(length=8, lag=8)
+
+
+def test_block_sparse_layer_with_every_tile_kept_equals_the_dense_layer():
+    from spark_edu.attention.layer import BlockSparseSelfAttention
+    from spark_edu.transformer import MultiHeadSelfAttention
+
+    length = 40
+    layout = BlockLayout.from_predicate(masks.full, length, length, BLOCK)
+    dense, sparse = MultiHeadSelfAttention(32, 4), BlockSparseSelfAttention(32, 4, layout)
+    sparse.load_state_dict(dense.state_dict())
+    x = torch.randn(2, length, 32)
+    torch.testing.assert_close(sparse(x), dense(x), atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="layout is for"):
+        sparse(x[:, :30])
+
+
+def test_peak_memory_counts_nested_ops_once():
+    from spark_edu.measure import peak_memory_bytes
+
+    a = torch.ones(512, 512)
+    assert peak_memory_bytes(lambda: a @ a) == 512 * 512 * 4  # matmul -> mm: one 1 MB output
