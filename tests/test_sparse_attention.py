@@ -203,8 +203,8 @@ def test_band_kernel_matches_the_oracle(length, window):
 
 
 def test_readable_kernel_passes_gradcheck():
-    q, k, v = [t.detach()[:1, :1, :40].requires_grad_() for t in qkv(40)]
-    layout = BlockLayout.from_predicate(masks.sliding_window(5), 40, 40, BLOCK)
+    q, k, v = [t.detach()[:1, :1, :24, :4].requires_grad_() for t in qkv(24)]  # two tiles, one partial
+    layout = BlockLayout.from_predicate(masks.sliding_window(5), 24, 24, BLOCK)
     assert torch.autograd.gradcheck(lambda q, k, v: block_sparse_attention(q, k, v, layout), (q, k, v))
 
 

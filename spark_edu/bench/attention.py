@@ -57,6 +57,7 @@ class BenchConfig:
     max_reference_len: int = 2048  # the reference and eager flex hold several B·H·L² tensors
     seed: int = 0
     device: str = "cpu"
+    threads: int | None = None  # torch threads for the run (restored after); None keeps torch's
 
     def __post_init__(self):
         for name in ("batch", "heads", "head_dim", "block_size", "repeats"):
@@ -137,6 +138,16 @@ def _paths_for(config: BenchConfig, kind: str, length: int, q, k, v, predicate, 
 
 def run(config: BenchConfig = BenchConfig(), progress=None) -> list[Row]:
     """Time every (length, pattern, path) of ``config``; returns one :class:`Row` each."""
+    saved_threads = torch.get_num_threads()
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    try:
+        return _run(config, progress)
+    finally:
+        torch.set_num_threads(saved_threads)
+
+
+def _run(config: BenchConfig, progress=None) -> list[Row]:
     rows = []
     generator = torch.Generator().manual_seed(config.seed)
     for length in config.lengths:
@@ -231,7 +242,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--paths", nargs="+", default=list(DEFAULT_PATHS), choices=ALL_PATHS)
     parser.add_argument("--repeats", type=int, default=BenchConfig.repeats)
     parser.add_argument("--block-size", type=int, default=BenchConfig.block_size)
-    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads (default: torch's); 1 gives stable ratios on a shared machine")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
     parser.add_argument("--csv", help="write every row to this CSV file")
@@ -240,11 +252,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.device == "cuda" and not torch.cuda.is_available():
         print("CUDA is not available here; skipping the CUDA benchmark.")
         return 0
-    if args.threads:
-        torch.set_num_threads(args.threads)
     config = BenchConfig(tuple(args.lengths), tuple(args.patterns), tuple(args.paths), repeats=args.repeats,
-                         block_size=args.block_size, memory=not args.no_memory, device=args.device)
-    print(f"torch {torch.__version__}, CPU capability {cpu_capability()}, {torch.get_num_threads()} threads, "
+                         block_size=args.block_size, memory=not args.no_memory, device=args.device,
+                         threads=args.threads)
+    print(f"torch {torch.__version__}, CPU capability {cpu_capability()}, {args.threads or torch.get_num_threads()} threads, "
           f"device {args.device}, B={config.batch} H={config.heads} D={config.head_dim} fp32, "
           f"block {config.block_size}, {config.repeats} interleaved repeats")
     rows = run(config, progress=lambda text: print("  running", text, flush=True))

@@ -31,7 +31,7 @@ from spark_edu.transformer import Transformer, TransformerConfig
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "book" / "data" / "sparse_attention"
 BENCH_CSV = DATA_DIR / "bench.csv"
-_BENCH = ("python -m spark_edu.bench attention --lengths {lengths} --repeats 3 "
+_BENCH = ("python -m spark_edu.bench attention --lengths {lengths} --repeats 3 --threads 1 "
           "--patterns dense local60 random80 block70 local90 "
           "--paths sdpa masked_sdpa readable gathered band flex flex_noblock flex_eager "
           "--csv book/data/sparse_attention/{name}.csv --md book/data/sparse_attention/{name}.md")
@@ -69,10 +69,14 @@ def pattern_stats(length: int = 4096, block_size: int = 128, seed: int = 0,
 
 
 def live_benchmark(lengths=(2048,), patterns=("block70", "local90"), repeats: int = 3,
-                   paths=bench.DEFAULT_PATHS, memory: bool = True) -> list[bench.Row]:
-    """A small run of the chapter's benchmark (the saved one: :data:`BENCH_COMMANDS`)."""
+                   paths=bench.DEFAULT_PATHS, memory: bool = True, threads: int | None = 1) -> list[bench.Row]:
+    """A small run of the chapter's benchmark (the saved one: :data:`BENCH_COMMANDS`).
+
+    One thread by default: on a shared machine, two threads that wait for each other at
+    every small kernel call make the ratios swing several-fold from run to run.
+    """
     return bench.run(bench.BenchConfig(tuple(lengths), tuple(patterns), tuple(paths), repeats=repeats,
-                                       memory=memory))
+                                       memory=memory, threads=threads))
 
 
 def load_saved_benchmark(directory: Path | str = DATA_DIR) -> list[bench.Row]:
@@ -239,7 +243,8 @@ def reproduce(quick: bool = False, bench_rows: list[bench.Row] | None = None,
         if quick and BENCH_CSV.exists():
             bench_rows = load_saved_benchmark()
         else:
-            bench_rows = bench.run(bench.BenchConfig((length,), tuple(bench.PATTERNS), repeats=3, memory=False))
+            bench_rows = bench.run(bench.BenchConfig((length,), tuple(bench.PATTERNS), repeats=3, memory=False,
+                                                     threads=1))
     table = {row["pattern"]: row for row in speedup_table(bench_rows, length)}
     stats = {s.name: s for s in pattern_stats(length, names=("dense", *REPORT_PATTERNS))}
     m = []
