@@ -67,7 +67,8 @@ def peak_memory_bytes(fn: Callable[[], object], device=None) -> int:
 
     with _native_stderr_silenced(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         fn()
-    events = [e for e in prof.events() if e.self_cpu_memory_usage != 0]  # self: no double counting of children
+    # self (not inclusive) usage: a nested op (matmul -> mm) must not count its allocation twice
+    events = [e for e in prof.events() if e.self_cpu_memory_usage != 0]
     events.sort(key=lambda e: e.time_range.start)
     live = peak = 0
     for event in events:
