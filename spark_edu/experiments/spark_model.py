@@ -1,0 +1,362 @@
+"""Experiments of the SPaR-K model chapter, and ``reproduce`` for its claims (spark.stats.*).
+
+* :func:`train_run` trains one :class:`spark_edu.model.SparkTransformer` on the palindrome
+  task (:mod:`spark_edu.tasks.palindromes`) with the original's budget settings (batch 8,
+  lr 1e-3, AdamW with weight decay 0.01, clipping at 1), seeded; it records the loss, the
+  pre-clipping gradient norms, held-out loss and accuracy on the predictable targets, and
+  the FK series' error bound (eq-fk-bound) on the attention matrices the model really uses.
+* :func:`ablation` runs every on/off combination of the three components and the
+  size-matched standard transformer over seeds; :func:`summarize` gives means and 95%
+  t-intervals; :func:`component_effects` the paired on − off differences.
+* :func:`component_timings` times the book's own evaluations of the three components (each
+  chapter's ``reproduce(quick=True)``) and :func:`components_improving` counts, from their
+  measurements, the components whose improvement is above zero.
+* ``python -m spark_edu.experiments.spark_model`` runs the full ablation and the timings and
+  writes ``book/data/spark_model/results.json``, which the chapter and ``reproduce(quick=True)`` read.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import math
+import statistics
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from spark_edu.attention.dense import attention_weights
+from spark_edu.claims import CLAIMS, Measurement
+from spark_edu.fk_attention import FKAttention, path_series, resolvent, series_error_bound
+from spark_edu.measure import time_it
+from spark_edu.model import COMPONENTS, SparkConfig, SparkTransformer, build, matched_standard, original_breakdown, preset
+from spark_edu.tasks.palindromes import PalindromeConfig, PalindromeData, make_dataset
+from spark_edu.train import TrainConfig, train
+
+DATA_DIR = Path(__file__).resolve().parents[2] / "book" / "data" / "spark_model"
+RESULTS = DATA_DIR / "results.json"
+STANDARD = "standard (size-matched)"
+COMPONENT_CHAPTERS = {"fk": "fk_attention", "spd": "spd_router", "verifier": "verifier"}
+# The original's "comprehensive" run evaluated all three components; its "quick" run the SPD router and the verifier.
+SUITES = {"comprehensive": ("fk", "spd", "verifier"), "quick": ("spd", "verifier")}
+
+# Two-sided 95% Student-t quantiles t_{0.975, df}.
+_T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
+
+
+def mean_interval(values, low: float = -math.inf, high: float = math.inf) -> tuple[float, float, float]:
+    """Mean and 95% Student-t interval over seeds, clipped to [low, high]."""
+    values = [float(v) for v in values]
+    if not values:
+        raise ValueError("values must not be empty")
+    mean = statistics.fmean(values)
+    if len(values) == 1:
+        return mean, mean, mean
+    half = _T975.get(len(values) - 1, 2.0) * statistics.stdev(values) / math.sqrt(len(values))
+    return mean, max(low, mean - half), min(high, mean + half)
+
+
+def label(config: SparkConfig) -> str:
+    """"FK+SPD+verifier", "FK", …, "none" (standard attention, no router, no verifier)."""
+    names = {"fk": "FK", "spd": "SPD", "verifier": "verifier"}
+    return "+".join(names[c] for c in COMPONENTS if config.uses(c)) or "none"
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """The training budget; the original's settings except ``steps`` (it stopped after 18)."""
+
+    steps: int = 400
+    batch_size: int = 8
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    evals: int = 4  # held-out evaluations during training (plus one at the end)
+    n_test: int = 400  # held-out sequences (30% palindromes)
+    data: PalindromeConfig = field(default_factory=PalindromeConfig)
+
+
+def datasets(seed: int, run: RunConfig) -> tuple[PalindromeData, PalindromeData]:
+    """Training set (the original's 800 sequences) and a held-out set, both from ``seed``."""
+    g = torch.Generator().manual_seed(seed)
+    return make_dataset(run.data, g), make_dataset(replace(run.data, n_sequences=run.n_test), g)
+
+
+def next_token_loss(model: SparkTransformer, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy over every target plus the original's auxiliary term (0.05 · Σ separation losses)."""
+    logits = model(inputs)  # (B, T, V)
+    return F.cross_entropy(logits.flatten(0, 1), targets.flatten()) + model.auxiliary_loss()
+
+
+@torch.no_grad()
+def evaluate(model: SparkTransformer, data: PalindromeData, chunk: int = 200) -> dict[str, float]:
+    """Held-out cross-entropy (all targets, no auxiliary term) and accuracy on predictable / other targets."""
+    was_training = model.training
+    model.eval()
+    losses, right = [], []
+    for i in range(0, len(data), chunk):
+        logits = model(data.inputs[i:i + chunk])  # (b, T, V)
+        losses.append(F.cross_entropy(logits.flatten(0, 1), data.targets[i:i + chunk].flatten(), reduction="sum"))
+        right.append(logits.argmax(-1) == data.targets[i:i + chunk])  # (b, T)
+    model.train(was_training)
+    right = torch.cat(right)
+    pred = data.predictable
+    return {"loss": float(sum(losses)) / data.targets.numel(),
+            "acc_predictable": float(right[pred].float().mean()),
+            "acc_other": float(right[~pred].float().mean())}
+
+
+@torch.no_grad()
+def fk_bounds(model: SparkTransformer, inputs: torch.Tensor) -> dict[str, float] | None:
+    """eq-fk-bound on the attention matrices of every FK layer for ``inputs``; None without FK.
+
+    Returns ``q = |β|·max_i Σ_j A_ij`` (the series converges when q < 1), the bound on
+    ``max|resolvent − series| / max|V|`` and the measured value of that ratio (worst layer).
+    """
+    captured = []
+    hooks = [b.attn.register_forward_pre_hook(lambda m, args: captured.append((m, args[0])))
+             for b in model.blocks if isinstance(b.attn, FKAttention)]
+    if not hooks:
+        return None
+    try:
+        model(inputs)
+    finally:
+        for h in hooks:
+            h.remove()
+    out = {"q": 0.0, "bound": 0.0, "error": 0.0}
+    for attn, x in captured:
+        B, T, C = x.shape
+        H, c = attn.n_heads, attn.config
+        q, k, v = (p(x).view(B, T, H, C // H).transpose(1, 2) for p in (attn.q_proj, attn.k_proj, attn.v_proj))
+        mask = torch.ones(T, T, dtype=torch.bool).tril() if c.causal else None  # (T, T)
+        A = attention_weights(q, k, mask)  # (B, H, T, T)
+        scale = float(v.abs().max())
+        exact = resolvent(A, v, c.beta, triangular=c.causal)  # (B, H, T, D)
+        series = path_series(A, v, c.beta, c.n_terms if c.n_terms is not None else 0)
+        out["q"] = max(out["q"], abs(c.beta) * float(A.sum(-1).max()))
+        out["bound"] = max(out["bound"], series_error_bound(A, v, c.beta, c.n_terms or 0) / scale)
+        out["error"] = max(out["error"], float((exact - series).abs().max()) / scale)
+    return out
+
+
+def train_run(config: SparkConfig, seed: int, run: RunConfig = RunConfig()) -> dict:
+    """Train ``config`` from seed ``seed``; everything the chapter plots, JSON-ready."""
+    train_set, test_set = datasets(seed, run)
+    model = build(config, seed)
+    every = max(1, run.steps // run.evals)
+    curve, bounds, calls = [], [], [0]
+    probe = test_set.inputs[:8]
+
+    def make_batch(g: torch.Generator):
+        idx = torch.randint(0, len(train_set), (run.batch_size,), generator=g)  # sampled with replacement
+        return train_set.inputs[idx], train_set.targets[idx]
+
+    def loss_fn(m, batch):
+        if calls[0] % every == 0:  # monitor with the weights of this step, before it updates them
+            curve.append({"step": calls[0], **evaluate(m, test_set)})
+            b = fk_bounds(m, probe)
+            if b is not None:
+                bounds.append({"step": calls[0], **b})
+        calls[0] += 1
+        return next_token_loss(m, *batch)
+
+    tc = TrainConfig(steps=run.steps, lr=run.lr, weight_decay=run.weight_decay, grad_clip=run.grad_clip, seed=seed)
+    start = time.perf_counter()
+    history = train(model, make_batch, loss_fn, tc, desc=label(config))
+    seconds = time.perf_counter() - start
+    final = evaluate(model, test_set)
+    curve.append({"step": run.steps, **final})
+    b = fk_bounds(model, probe)
+    if b is not None:
+        bounds.append({"step": run.steps, **b})
+    return {"label": label(config), "components": list(config.components), "d_ff": config.d_ff, "seed": seed,
+            "parameters": sum(p.numel() for p in model.parameters()), "losses": history.losses,
+            "grad_norms": history.grad_norms, "curve": curve, "fk_bounds": bounds, "final": final,
+            "seconds_per_step": seconds / run.steps}
+
+
+def ablation_configs(base: SparkConfig) -> dict[str, SparkConfig]:
+    """All 8 on/off combinations of the components, plus the size-matched standard transformer."""
+    configs = {}
+    for mask in range(2 ** len(COMPONENTS) - 1, -1, -1):
+        cfg = base.with_components(*[c for i, c in enumerate(COMPONENTS) if mask >> (len(COMPONENTS) - 1 - i) & 1])
+        configs[label(cfg)] = cfg
+    configs[STANDARD] = matched_standard(base.with_components(*COMPONENTS))
+    return configs
+
+
+def ablation(base: SparkConfig = preset("original"), seeds=(0, 1, 2), run: RunConfig = RunConfig(),
+             names: tuple[str, ...] | None = None) -> list[dict]:
+    """One :func:`train_run` record per (configuration, seed); ``names`` picks configurations."""
+    configs = ablation_configs(base)
+    if names is not None:
+        unknown = [n for n in names if n not in configs]
+        if unknown:
+            raise ValueError(f"names must be among {list(configs)}, got {unknown}")
+        configs = {n: configs[n] for n in names}
+    records = []
+    for name, cfg in configs.items():
+        for seed in seeds:
+            records.append({**train_run(cfg, seed, run), "label": name})
+    return records
+
+
+def summarize(records: list[dict], metric: str = "acc_predictable") -> dict[str, tuple[float, float, float]]:
+    """Per configuration label: mean and 95% interval over seeds of a final held-out metric."""
+    groups: dict[str, list[float]] = {}
+    for r in records:
+        groups.setdefault(r["label"], []).append(r["final"][metric])
+    bounds = (0.0, 1.0) if metric.startswith("acc") else (0.0, math.inf)
+    return {k: mean_interval(v, *bounds) for k, v in groups.items()}
+
+
+def component_effects(records: list[dict], metric: str = "acc_predictable") -> dict[str, tuple[float, float, float]]:
+    """Per component: the mean over seeds and the other components' settings of (on − off), with its interval.
+
+    Pairs are taken within a seed (same data, same batches), so the interval is over the
+    per-seed mean differences.
+    """
+    by = {(tuple(sorted(r["components"])), r["seed"]): r["final"][metric] for r in records if r["label"] != STANDARD}
+    seeds = sorted({s for _, s in by})
+    effects = {}
+    for comp in COMPONENTS:
+        per_seed = []
+        for s in seeds:
+            diffs = [v - by[(tuple(sorted(set(k) - {comp})), s)] for (k, seed), v in by.items()
+                     if seed == s and comp in k and (tuple(sorted(set(k) - {comp})), s) in by]
+            if diffs:
+                per_seed.append(statistics.fmean(diffs))
+        if per_seed:
+            effects[comp] = mean_interval(per_seed)
+    return effects
+
+
+def training_stability(records: list[dict]) -> dict[str, float | bool]:
+    """No explosion: every loss and gradient norm finite, the largest pre-clipping gradient norm
+    within 10× the run's median, and the FK series ratio q < 1 at every check."""
+    ratios = [max(r["grad_norms"]) / statistics.median(r["grad_norms"]) for r in records]
+    finite = all(math.isfinite(x) for r in records for x in r["losses"] + r["grad_norms"])
+    qs = [b["q"] for r in records for b in r["fk_bounds"]]
+    q_max = max(qs) if qs else float("nan")
+    return {"finite": finite, "max_grad_ratio": max(ratios), "max_grad_norm": max(max(r["grad_norms"]) for r in records),
+            "q_max": q_max, "stable": finite and max(ratios) <= 10 and (not qs or q_max < 1)}
+
+
+def gradients_reach_components(config: SparkConfig = preset("original"), seed: int = 0) -> dict[str, bool]:
+    """One backward of :func:`next_token_loss` on a batch: does every component's parameters get gradient?"""
+    model = build(config, seed)
+    g = torch.Generator().manual_seed(seed)
+    tokens = torch.randint(0, config.vocab_size, (8, min(32, config.max_len) + 1), generator=g)  # (8, T+1)
+    next_token_loss(model, tokens[:, :-1], tokens[:, 1:]).backward()
+    parts = {"fk": [b.attn for b in model.blocks], "spd": [b.spd for b in model.blocks],
+             "verifier": [b.verifier for b in model.blocks] + [b.verifier_out for b in model.blocks]}
+    out = {}
+    for comp in COMPONENTS:
+        if config.uses(comp):
+            params = [p for m in parts[comp] for p in m.parameters()]
+            out[comp] = sum(p.grad is not None and bool(p.grad.abs().sum() > 0) for p in params) / len(params)
+    return out
+
+
+# --- the component chapters' evaluations ------------------------------------------------------
+def component_timings(components=COMPONENTS) -> dict[str, dict]:
+    """Time each component chapter's ``reproduce(quick=True)`` once; keep its measurements.
+
+    A chapter whose experiment module does not exist yet gets ``{"seconds": None}``.
+    """
+    out = {}
+    for comp in components:
+        name = f"spark_edu.experiments.{COMPONENT_CHAPTERS[comp]}"
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError:
+            out[comp] = {"seconds": None, "measurements": []}
+            continue
+        result = []
+        timing = time_it(lambda: result.append(module.reproduce(quick=True)), repeats=1, warmup=0)
+        out[comp] = {"seconds": timing.median_s, "threads": torch.get_num_threads(),
+                     "measurements": [{"key": m.key, "value": m.value, "low": m.low, "high": m.high} for m in result[-1]]}
+    return out
+
+
+def _improves(m: dict) -> bool:
+    low = m["low"] if m["low"] is not None else m["value"]
+    return m["value"] is not None and float(low) > 0
+
+
+def components_improving(timings: dict[str, dict]) -> dict[str, bool | None]:
+    """Which components show an improvement, read from their chapters' measurements.
+
+    FK: ``spark.fk.improvement`` (FK − standard accuracy) with its whole interval above 0.
+    SPD: an ``spark.spd.snr.*`` (output-SNR gain, dB) with its whole interval above 0 at
+    some noise level (the report's own criterion: "at high noise only").
+    Verifier: ``spark.verifier.improvement`` (verifier − standard) with its whole range above 0.
+    None where the chapter's measurements are missing.
+    """
+    keys = {"fk": lambda k: k == "spark.fk.improvement", "spd": lambda k: k.startswith("spark.spd.snr."),
+            "verifier": lambda k: k == "spark.verifier.improvement"}
+    out = {}
+    for comp in COMPONENTS:
+        ms = [m for m in timings.get(comp, {}).get("measurements", []) if keys[comp](m["key"])]
+        out[comp] = any(_improves(m) for m in ms) if ms else None
+    return out
+
+
+def suite_seconds(timings: dict[str, dict]) -> dict[str, float | None]:
+    """Seconds for the book's versions of the original's two runs (None if a part is missing)."""
+    out = {}
+    for suite, comps in SUITES.items():
+        parts = [timings.get(c, {}).get("seconds") for c in comps]
+        out[suite] = None if any(p is None for p in parts) else sum(parts)
+    return out
+
+
+# --- saved results ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FullRun:
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    run: RunConfig = RunConfig(steps=1500, evals=10)
+
+
+QUICK = FullRun(seeds=(0, 1, 2), run=RunConfig(steps=200, evals=4, n_test=200))
+
+
+def full_run(spec: FullRun = FullRun(), timings: bool = True) -> dict:
+    """The ablation at ``spec`` and (optionally) the component timings: what ``results.json`` holds."""
+    started = time.perf_counter()
+    records = ablation(preset("original"), spec.seeds, spec.run)
+    out = {"spec": asdict(spec), "records": records, "ablation_seconds": time.perf_counter() - started,
+           "threads": torch.get_num_threads()}
+    if timings:
+        out["timings"] = component_timings()
+    return out
+
+
+def load_results(path: Path | str = RESULTS) -> dict | None:
+    path = Path(path)
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def main(argv=None) -> int:
+    """``python -m spark_edu.experiments.spark_model [--quick] [--no-timings] [--out DIR]``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="3 seeds × 200 steps instead of 5 × 1500")
+    parser.add_argument("--no-timings", action="store_true", help="skip timing the component chapters")
+    parser.add_argument("--out", type=Path, default=DATA_DIR)
+    args = parser.parse_args(argv)
+    results = full_run(QUICK if args.quick else FullRun(), timings=not args.no_timings)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.json").write_text(json.dumps(results, indent=0))
+    for name, (m, lo, hi) in summarize(results["records"]).items():
+        print(f"{name:<26} accuracy on the predictable part {m:.3f} [{lo:.3f}, {hi:.3f}]")
+    print("wrote", args.out / "results.json")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
