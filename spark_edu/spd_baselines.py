@@ -10,6 +10,9 @@ the same ``σ`` in every coefficient, while a few low-frequency coefficients car
   ``τ = σ √(2 ln N)`` (Donoho & Johnstone, 1994; Donoho, 1995);
 * Wiener-style shrinkage ``g = max(0, 1 − σ²/c²)`` (eq-spd-wiener): each coefficient is
   scaled by its estimated signal power over its total power (Wiener, 1949);
+* the classical Wiener filter with a *prior* spectrum, ``g_f = P_f / (P_f + σ²)`` where
+  ``P_f = E[c_f²]`` of clean training signals (eq-spd-prior-wiener): the best *fixed* linear
+  filter for the signal distribution, the fair opponent of a router trained on that data;
 * a low-pass projection ``g_f = 1[f < cutoff]`` (eq-spd-lowpass): the right choice when the
   band of the signals is known in advance, which is what a trained router can learn;
 * ``σ`` known, or estimated by the median absolute deviation of the upper half of the
@@ -26,7 +29,7 @@ import torch
 from spark_edu.spd_router import dct_basis, split
 from spark_edu.validation import check_finite, check_range
 
-METHODS = ("hard", "soft", "wiener", "lowpass")
+METHODS = ("hard", "soft", "wiener", "lowpass", "prior_wiener")
 MAD_TO_SIGMA = 0.6745  # median |N(0, 1)|
 
 
@@ -44,11 +47,16 @@ def universal_threshold(sigma: torch.Tensor | float, n: int) -> torch.Tensor | f
     return sigma * math.sqrt(2 * math.log(n))
 
 
-def gate_for(method: str, coefficients: torch.Tensor, sigma: torch.Tensor, cutoff: int | None = None) -> torch.Tensor:
+def gate_for(method: str, coefficients: torch.Tensor, sigma: torch.Tensor, cutoff: int | None = None,
+             signal_power: torch.Tensor | None = None) -> torch.Tensor:
     """The gate (..., N) of ``method`` for DCT coefficients (..., N) and noise level (...)."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     c = coefficients  # (..., N)
+    if method == "prior_wiener":
+        if signal_power is None or signal_power.shape != c.shape[-1:]:
+            raise ValueError(f"prior_wiener needs signal_power of shape ({c.shape[-1]},)")
+        return (signal_power / (signal_power + sigma[..., None] ** 2)).expand_as(c)  # eq-spd-prior-wiener
     if method == "lowpass":
         if cutoff is None or not 1 <= cutoff <= c.shape[-1]:
             raise ValueError(f"lowpass needs cutoff in [1, {c.shape[-1]}], got {cutoff!r}")
@@ -62,10 +70,12 @@ def gate_for(method: str, coefficients: torch.Tensor, sigma: torch.Tensor, cutof
     return (1 - s**2 / magnitude**2).clamp_min(0)  # eq-spd-wiener
 
 
-def dct_denoise(noisy: torch.Tensor, method: str, sigma: float | None = None, cutoff: int | None = None) -> torch.Tensor:
+def dct_denoise(noisy: torch.Tensor, method: str, sigma: float | None = None, cutoff: int | None = None,
+                signal_power: torch.Tensor | None = None) -> torch.Tensor:
     """Denoise signals (..., N) by ``method`` in the DCT basis; ``sigma=None`` estimates it (MAD).
 
-    ``cutoff`` (number of DCT frequencies kept) is used by ``"lowpass"`` only.
+    ``cutoff`` (number of DCT frequencies kept) is used by ``"lowpass"`` only, ``signal_power``
+    (N,) (see :func:`prior_spectrum`) by ``"prior_wiener"`` only.
     """
     check_finite("noisy", noisy)
     if sigma is not None:
@@ -76,5 +86,11 @@ def dct_denoise(noisy: torch.Tensor, method: str, sigma: float | None = None, cu
         s = mad_sigma(coefficients)  # (...)
     else:
         s = torch.full(noisy.shape[:-1], float(sigma), dtype=noisy.dtype, device=noisy.device)
-    structured, _ = split(noisy, basis, gate_for(method, coefficients, s, cutoff))
+    structured, _ = split(noisy, basis, gate_for(method, coefficients, s, cutoff, signal_power))
     return structured
+
+
+def prior_spectrum(clean: torch.Tensor) -> torch.Tensor:
+    """``P_f = mean over signals of c_f²``, the DCT power spectrum of clean signals (B, N) -> (N,)."""
+    check_finite("clean", clean)
+    return (clean @ dct_basis(clean.shape[-1], dtype=clean.dtype).to(clean.device)).pow(2).mean(dim=0)

@@ -21,10 +21,11 @@ an empty top (occupancy 0) is an underflow.
 
 The head (:class:`VerifierHead`) maps each hidden state ``h_t`` to controls
 ``a_t = softmax(MLP(h_t))`` and a value ``v_t = tanh(W_v h_t)``, runs the stack, and reads
-``[h_t ; r_t ; d_t]`` through a small :class:`Readout` into per-step predictions (depth,
-"prefix still valid") and one per-sequence valid/invalid logit (eq-verifier-sequence):
-``ℓ_seq = w · [g_T ; softmin_t ℓ_t ; ŷ_T] + b``, i.e. a string is valid when every prefix
-is and the last step's state says so. There is no Gumbel noise and nothing is created in
+``[h_t ; r_t ; d_t]`` through a small :class:`Readout` into a per-step "prefix still valid"
+logit ``ℓ_t`` and one per-sequence valid/invalid logit (eq-verifier-sequence)
+``ℓ_seq = w · [g_T ; softmin_t ℓ_t ; ŷ_T] + b``: a string is valid when every prefix is and
+the last step's state says so. Its per-step depth prediction ``ŷ_t`` is the stack depth
+``d_t`` itself, so a depth loss trains the controller directly. There is no Gumbel noise and nothing is created in
 ``forward``: every parameter exists at construction and is trained.
 
 Dimension letters: B batch, T steps, C model width, K stack slots, M element width (+1 for
@@ -97,7 +98,7 @@ class VerifierOutput:
     stacks: torch.Tensor  # (B, T, K, M+1) stack contents after each step
     tops: torch.Tensor  # (B, T, M+1) top slot read before each step
     stack_depth: torch.Tensor  # (B, T) d_t, eq-verifier-depth
-    depth: torch.Tensor  # (B, T) predicted nesting depth (regression)
+    depth: torch.Tensor  # (B, T) predicted nesting depth: the stack depth d_t itself
     step_logits: torch.Tensor  # (B, T) logit of "the prefix up to t is still valid"
     valid_logits: torch.Tensor  # (B,) logit of "the whole sequence is valid"
 
@@ -105,23 +106,23 @@ class VerifierOutput:
 class Readout(nn.Module):
     """Per-step and per-sequence predictions from per-step features ``f_t`` (B, T, F).
 
-    ``g_t = ReLU(W f_t)``; depth ``ŷ_t = w_d · [g_t ; c_t]`` and prefix logit
-    ``ℓ_t = w_p · [g_t ; c_t]`` where ``c_t`` is an optional scalar count feature (the
-    stack depth for the verifier, zero for the baseline); the sequence logit is
-    eq-verifier-sequence over the last real step. Shared by the verifier and the baseline
-    so the two differ only in what they feed it.
+    ``g_t = ReLU(W f_t)``; prefix logit ``ℓ_t = w_p · g_t``; depth ``ŷ_t = w_d · g_t``
+    unless a depth is supplied (the verifier supplies its stack depth ``d_t``); the sequence
+    logit is eq-verifier-sequence over the last real step. Shared by the verifier and the
+    baseline so the two differ only in what they feed it.
     """
 
-    def __init__(self, in_dim: int, hidden: int):
+    def __init__(self, in_dim: int, hidden: int, predict_depth: bool = True):
         super().__init__()
         self.body = nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU())
-        self.step = nn.Linear(hidden + 1, 2)  # -> (depth, prefix-valid logit)
+        self.step = nn.Linear(hidden, 2 if predict_depth else 1)  # -> (prefix-valid logit[, depth])
         self.sequence = nn.Linear(hidden + 2, 1)
 
-    def forward(self, features: torch.Tensor, count: torch.Tensor | None, mask: torch.Tensor):
+    def forward(self, features: torch.Tensor, mask: torch.Tensor, depth: torch.Tensor | None = None):
         g = self.body(features)  # (B, T, hidden)
-        c = torch.zeros_like(g[..., :1]) if count is None else count.unsqueeze(-1)  # (B, T, 1)
-        depth, step_logits = self.step(torch.cat([g, c], dim=-1)).unbind(-1)  # (B, T) each
+        step = self.step(g)  # (B, T, 1 or 2)
+        step_logits = step[..., 0]  # (B, T)
+        depth = step[..., 1] if depth is None else depth  # (B, T)
         last = mask.long().sum(dim=1) - 1  # (B,) index of the last real step
         rows = torch.arange(g.shape[0], device=g.device)
         softmin = -torch.logsumexp((-step_logits).masked_fill(~mask, -torch.inf), dim=1)  # (B,)
@@ -146,7 +147,7 @@ class VerifierHead(nn.Module):
     ``stack_size`` K ≥ 1 slots of ``element_dim`` M channels (plus occupancy); the
     controller and readout MLPs have ``hidden`` units (default ``d_model // 2``). Padded
     steps (``mask`` False) are forced to no-op, so the final stack is the one after the
-    last real token. At ``d_model=128`` with the defaults it has 18,578 parameters
+    last real token. At ``d_model=128`` with the defaults it has 18,511 parameters
     (the prototype behind the report had 22,916 at the same width, one stack of 16).
     """
 
@@ -160,7 +161,7 @@ class VerifierHead(nn.Module):
         self.d_model, self.stack_size, self.element_dim = d_model, stack_size, element_dim
         self.controller = nn.Sequential(nn.Linear(d_model, hidden), nn.ReLU(), nn.Linear(hidden, 3))
         self.value = nn.Linear(d_model, element_dim)
-        self.readout = Readout(d_model + element_dim + 2, hidden)  # [h_t ; r_t ; d_t]
+        self.readout = Readout(d_model + element_dim + 2, hidden, predict_depth=False)  # reads [h_t ; r_t ; d_t]
 
     def forward(self, hidden_states: torch.Tensor, mask: torch.Tensor | None = None) -> VerifierOutput:
         check_ndim("hidden_states", hidden_states, (3,))
@@ -177,7 +178,7 @@ class VerifierHead(nn.Module):
         stacks, tops = run_stack(controls, values, self.stack_size)  # (B, T, K, M+1), (B, T, M+1)
         depth_t = stack_depth(stacks)  # (B, T): d_t
         features = torch.cat([hidden_states, tops, depth_t.unsqueeze(-1)], dim=-1)  # (B, T, C+M+2)
-        depth, step_logits, valid_logits = self.readout(features, depth_t, mask)
+        depth, step_logits, valid_logits = self.readout(features, mask, depth=depth_t)  # depth prediction = d_t
         return VerifierOutput(controls, stacks, tops, depth_t, depth, step_logits, valid_logits)
 
 

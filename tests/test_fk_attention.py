@@ -264,3 +264,108 @@ def test_bad_shapes_and_values():
         FKAttention(8, 2)(torch.randn(4, 8))
     with pytest.raises(ValueError, match="NaN"):
         FKAttention(8, 2)(torch.full((1, 3, 8), float("nan")))
+
+
+# --- the pointer-chasing task ---------------------------------------------------------------
+from spark_edu.tasks.pointer_chasing import PointerChasingConfig, decode, random_successors, sample  # noqa: E402
+
+
+def test_successors_form_one_cycle_through_all_nodes():
+    succ = random_successors(50, 7, torch.Generator().manual_seed(0))
+    for row in succ.tolist():
+        node, seen = 0, []
+        for _ in range(7):
+            seen.append(node)
+            node = row[node]
+        assert node == 0 and sorted(seen) == list(range(7))  # back after exactly N hops, visiting all
+
+
+@pytest.mark.parametrize("hops", [1, 2, 5])
+def test_targets_follow_the_listed_arrows(hops):
+    config = PointerChasingConfig(n_nodes=6, hops=hops)
+    tokens, targets = sample(40, config, torch.Generator().manual_seed(hops))
+    assert tokens.shape == (40, config.seq_len) and tokens.dtype == torch.int64
+    assert int(tokens.min()) >= 0 and int(tokens.max()) < config.vocab_size
+    for row, target in zip(tokens, targets.tolist()):
+        arrows, node = decode(row, 6)
+        table = dict(arrows)
+        assert sorted(table) == list(range(6))  # every node leaves exactly once
+        for _ in range(hops):
+            node = table[node]
+        assert node == target
+    again, _ = sample(40, config, torch.Generator().manual_seed(hops))
+    assert torch.equal(tokens, again)
+
+
+def test_task_bad_config():
+    with pytest.raises(ValueError, match="hops must be < n_nodes"):
+        PointerChasingConfig(n_nodes=4, hops=4)
+    with pytest.raises(ValueError, match="n_nodes"):
+        PointerChasingConfig(n_nodes=1)
+    with pytest.raises(ValueError, match="hops"):
+        PointerChasingConfig(hops=0)
+
+
+# --- the experiments' statistics and claims -------------------------------------------------
+from spark_edu.experiments import fk_attention as fx  # noqa: E402
+
+
+def test_t_quantiles_match_scipy():
+    stats = pytest.importorskip("scipy.stats")
+    for df, t in fx._T975.items():
+        assert abs(t - stats.t.ppf(0.975, df)) < 5e-4
+
+
+def test_mean_ci_against_scipy_and_clipping():
+    stats = pytest.importorskip("scipy.stats")
+    values = [0.70, 0.82, 0.91, 0.64]
+    mean, low, high = fx.mean_ci(values)
+    ref_low, ref_high = stats.t.interval(0.95, len(values) - 1, loc=mean, scale=stats.sem(values))
+    assert abs(low - ref_low) < 1e-3 and abs(high - ref_high) < 1e-3
+    assert fx.mean_ci([1.0, 1.0, 1.0]) == (1.0, 1.0, 1.0)
+    assert fx.mean_ci([0.99, 0.5])[2] == 1.0  # clipped to an accuracy's range
+    with pytest.raises(ValueError, match="empty"):
+        fx.mean_ci([])
+
+
+def test_prototype_label_is_constant():
+    g = torch.Generator().manual_seed(0)
+    for length in (16, 20):
+        x = torch.randint(1, 49, (100, length), generator=g)
+        assert set(fx.prototype_label(x).tolist()) == {0}  # the benchmark's "reachability" never varies
+
+
+def test_reproduce_covers_every_claim(monkeypatch):
+    from spark_edu.claims import claims_for, compare
+
+    monkeypatch.setattr(fx, "prototype_setting", lambda kind, seed: 1.0)
+    fake = {"standard": [1.0, 1.0, 1.0], "fk": [0.8, 0.9, 0.7]}
+    monkeypatch.setattr(fx, "pointer_run", lambda kind, layers, hops, seed, run: {"accuracy": fake[kind][seed]})
+    measurements = fx.reproduce(quick=True)
+    assert [m.key for m in measurements] == [c.key for c in claims_for("fk_attention")]
+    by_key = {m.key: m for m in measurements}
+    assert abs(by_key["spark.fk.improvement"].value - (-0.2)) < 1e-12
+    assert by_key["spark.fk.improvement"].low < -0.2 < by_key["spark.fk.improvement"].high
+    assert all(not m.as_stated and "len(x) % 2" in m.reason for m in measurements)
+    assert len(compare(measurements).rows) == 3
+
+
+def test_sweep_summary_and_csv_round_trip(tmp_path):
+    records = [{"kind": k, "layers": 1, "hops": 2, "seed": s, "accuracy": a, "final_loss": 0.1, "parameters": 10, "steps": 5}
+               for k, accs in (("fk", (0.2, 0.3)), ("standard", (0.9, 1.0))) for s, a in enumerate(accs)]
+    path = fx.save_records(records, tmp_path / "sweep.csv")
+    rows = fx.summarize(fx.load_records(path))
+    assert [(r["kind"], r["seeds"]) for r in rows] == [("fk", 2), ("standard", 2)]
+    assert abs(rows[0]["mean"] - 0.25) < 1e-12 and rows[1]["high"] == 1.0
+
+
+def test_pointer_models_have_matched_parameters():
+    for layers in (1, 2):
+        counts = {kind: count_parameters(fx.pointer_model(kind, layers, hops=2)) for kind in fx.KINDS}
+        assert counts["standard"] == counts["fk"]
+
+
+def test_chain_resolvent_is_geometric_along_the_chain():
+    R = fx.chain_resolvent(0.5, n_nodes=6, normalize=False)
+    assert abs(float(R[0, 3]) - 0.5 ** 3) < 1e-12 and float(R[3, 0]) == 0.0
+    torch.testing.assert_close(fx.chain_resolvent(0.5, 6).sum(-1), torch.ones(6, dtype=torch.float64))

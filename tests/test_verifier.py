@@ -82,7 +82,7 @@ def test_head_gradcheck_float64_and_padding_is_a_noop():
 
 def test_head_shapes_and_parameter_count():
     head = VerifierHead(128, stack_size=16)
-    assert count_parameters(head) == 18578
+    assert count_parameters(head) == 18511
     out = head(torch.randn(3, 7, 128))
     assert out.controls.shape == (3, 7, 3) and out.stacks.shape == (3, 7, 16, 9)
     assert out.depth.shape == out.step_logits.shape == (3, 7) and out.valid_logits.shape == (3,)
