@@ -6,7 +6,7 @@ into the standard one of :mod:`spark_edu.transformer` (eq-spark-block)::
 
     a  = LN₁(x);   a, L_sep = SPD(a)            if "spd"       (eq-spd-router)
     x ← x + Attn(a)                             FK if "fk"     (eq-fk-series), else softmax
-    h  = LN₂(x);   x ← x + W_r [s_t ; d_t ; ŷ_t ; ℓ_t]   if "verifier" (eq-verifier-stack)
+    h  = LN₂(x);   x ← x + W_r [s_t ; d_t ; ℓ_t]   if "verifier"   (eq-verifier-stack)
     x ← x + MLP(h)
 
 and the model is token + position embeddings, ``n_layers`` such blocks, a final LayerNorm
@@ -17,10 +17,10 @@ the model is a :class:`spark_edu.transformer.Transformer` whose blocks are wrapp
 
 The verifier term is this book's choice: the original head only emitted a side loss that
 pushed a sigmoid towards 0.5, so nothing it computed reached the next-token prediction.
-Here its stack read-out — the top slot after step t (``s_t``), the stack depth ``d_t``, the
-predicted depth ``ŷ_t`` and the prefix logit ``ℓ_t`` — is written back into the residual
-stream through one linear map ``W_r``, so the next-token loss trains the stack. All four
-are causal: they depend on positions ≤ t only.
+Here its stack read-out — the top slot after step t (``s_t``), the stack depth ``d_t`` and
+the prefix logit ``ℓ_t`` — is written back into the residual stream through one linear map
+``W_r``, so the next-token loss trains the stack. All three are causal: they depend on
+positions ≤ t only.
 
 Dimension letters: B batch, T sequence, C model width, V vocabulary, M stack element width.
 """
@@ -119,7 +119,7 @@ class SparkBlock(nn.Module):
         self.spd = SPDRouter(C, separation_strength=config.separation_strength) if config.uses("spd") else None
         if config.uses("verifier"):
             self.verifier = VerifierHead(C, config.stack_size, config.element_dim)
-            self.verifier_out = nn.Linear(config.element_dim + 4, C)  # W_r: [s_t ; d_t ; ŷ_t ; ℓ_t] -> C
+            self.verifier_out = nn.Linear(config.element_dim + 3, C)  # W_r: [s_t ; d_t ; ℓ_t] -> C
         else:
             self.verifier = self.verifier_out = None
         self.aux: dict = {}
@@ -135,7 +135,7 @@ class SparkBlock(nn.Module):
         if self.verifier is not None:
             out = self.verifier(h)
             top = out.stacks[:, :, 0]  # (B, T, M+1): top slot after step t
-            read = torch.cat([top, out.stack_depth[..., None], out.depth[..., None], out.step_logits[..., None]], -1)
+            read = torch.cat([top, out.stack_depth[..., None], out.step_logits[..., None]], dim=-1)  # (B, T, M+3)
             x = x + self.verifier_out(read)  # (B, T, C)
         self.aux = {"separation_loss": separation, "verifier": out}
         return x + self.mlp(h)  # (B, T, C)
@@ -265,7 +265,7 @@ NOTES = {
     "attention (per layer)": "same shapes (q, k, v without bias, output with bias); ours is causal, the original had no mask",
     "feed-forward (per layer)": "same shapes; GELU instead of ReLU, which has no parameters",
     "verifier head (per layer)": ("ours: controller d→d/2→3, value d→M (M=8), read-out over [h; top; depth], and "
-                                  "W_r (M+4→d) writing into the stream; the original: controller d→d/2→3, one "
+                                  "W_r (M+3→d) writing into the stream; the original: controller d→d/2→3, one "
                                   "element encoder d→d/2, one sigmoid head (d+d/2)→d/4→1, nothing written back"),
     "output head (tied)": ("the head shares the token embedding's weight (no bias): listing it as 6,400 more "
                            "counts that matrix twice; parameters() counts it once"),

@@ -29,7 +29,9 @@ def test_original_breakdown_sums_to_the_reported_count():
 def test_preset_parameter_count_and_breakdown():
     model = build(preset("original"), 0)
     ours, theirs = parameter_breakdown(model), original_breakdown()
-    assert ours["total"] == count_parameters(model) == 637_924
+    verifier = count_parameters(VerifierHead(128, 16, 8)) + (8 + 3) * 128 + 128  # head + W_r
+    assert ours["verifier head (per layer)"] == verifier
+    assert ours["total"] == count_parameters(model) == 643_272 + 2 * (verifier - 22_916)
     # every row but the verifier matches the original's shapes exactly
     for key in theirs:
         if key not in ("verifier head (per layer)", "total"):
