@@ -11,8 +11,9 @@
 * :func:`component_timings` times the book's own evaluations of the three components (each
   chapter's ``reproduce(quick=True)``) and :func:`components_improving` counts, from their
   measurements, the components whose improvement is above zero.
-* ``python -m spark_edu.experiments.spark_model`` runs the full ablation and the timings and
-  writes ``book/data/spark_model/results.json``, which the chapter and ``reproduce(quick=True)`` read.
+* ``python -m spark_edu.experiments.spark_model --workers 2`` runs the full ablation and the
+  timings and writes ``book/data/spark_model/results.json``, which the chapter and
+  ``reproduce(quick=True)`` read (``--timings-only`` re-times the component chapters alone).
 """
 
 from __future__ import annotations
@@ -189,20 +190,33 @@ def ablation_configs(base: SparkConfig) -> dict[str, SparkConfig]:
     return configs
 
 
+def _job(args) -> dict:
+    config, seed, run, name = args
+    torch.set_num_threads(1)
+    return {**train_run(config, seed, run), "label": name}
+
+
 def ablation(base: SparkConfig = preset("original"), seeds=(0, 1, 2), run: RunConfig = RunConfig(),
-             names: tuple[str, ...] | None = None) -> list[dict]:
-    """One :func:`train_run` record per (configuration, seed); ``names`` picks configurations."""
+             names: tuple[str, ...] | None = None, workers: int = 1) -> list[dict]:
+    """One :func:`train_run` record per (configuration, seed); ``names`` picks configurations.
+
+    ``workers > 1`` trains that many runs at once in separate processes (one thread each);
+    every run is seeded on its own, so the records do not depend on the order.
+    """
     configs = ablation_configs(base)
     if names is not None:
         unknown = [n for n in names if n not in configs]
         if unknown:
             raise ValueError(f"names must be among {list(configs)}, got {unknown}")
         configs = {n: configs[n] for n in names}
-    records = []
-    for name, cfg in configs.items():
-        for seed in seeds:
-            records.append({**train_run(cfg, seed, run), "label": name})
-    return records
+    jobs = [(cfg, seed, run, name) for name, cfg in configs.items() for seed in seeds]
+    if workers <= 1:
+        return [{**train_run(cfg, seed, run), "label": name} for cfg, seed, run, name in jobs]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(_job, jobs))
 
 
 def summarize(records: list[dict], metric: str = "acc_predictable") -> dict[str, tuple[float, float, float]]:
@@ -247,7 +261,8 @@ def training_stability(records: list[dict]) -> dict[str, float | bool]:
 
 
 def gradients_reach_components(config: SparkConfig = preset("original"), seed: int = 0) -> dict[str, bool]:
-    """One backward of :func:`next_token_loss` on a batch: does every component's parameters get gradient?"""
+    """One backward of :func:`next_token_loss` on a batch: the fraction of each component's
+    parameters that receive a non-zero gradient."""
     model = build(config, seed)
     g = torch.Generator().manual_seed(seed)
     tokens = torch.randint(0, config.vocab_size, (8, min(32, config.max_len) + 1), generator=g)  # (8, T+1)
@@ -258,7 +273,8 @@ def gradients_reach_components(config: SparkConfig = preset("original"), seed: i
     for comp in COMPONENTS:
         if config.uses(comp):
             params = [p for m in parts[comp] for p in m.parameters()]
-            out[comp] = sum(p.grad is not None and bool(p.grad.abs().sum() > 0) for p in params) / len(params)
+            reached = sum(p.numel() for p in params if p.grad is not None and bool(p.grad.abs().sum() > 0))
+            out[comp] = reached / sum(p.numel() for p in params)  # fraction of the component's parameters
     return out
 
 
@@ -319,18 +335,18 @@ def suite_seconds(timings: dict[str, dict]) -> dict[str, float | None]:
 @dataclass(frozen=True)
 class FullRun:
     seeds: tuple[int, ...] = (0, 1, 2)
-    run: RunConfig = RunConfig(steps=500, evals=5)
+    run: RunConfig = RunConfig(steps=300, evals=3)
 
 
 QUICK = FullRun(seeds=(0, 1), run=RunConfig(steps=150, evals=3, n_test=200))
 
 
-def full_run(spec: FullRun = FullRun(), timings: bool = True) -> dict:
+def full_run(spec: FullRun = FullRun(), timings: bool = True, workers: int = 1) -> dict:
     """The ablation at ``spec`` and (optionally) the component timings: what ``results.json`` holds."""
     started = time.perf_counter()
-    records = ablation(preset("original"), spec.seeds, spec.run)
+    records = ablation(preset("original"), spec.seeds, spec.run, workers=workers)
     out = {"spec": asdict(spec), "records": records, "ablation_seconds": time.perf_counter() - started,
-           "threads": torch.get_num_threads(), "load_average": os.getloadavg()}
+           "workers": workers, "load_average": os.getloadavg()}
     if timings:
         out["timings"] = component_timings()
     return out
@@ -342,20 +358,32 @@ def load_results(path: Path | str = RESULTS) -> dict | None:
 
 
 def main(argv=None) -> int:
-    """``python -m spark_edu.experiments.spark_model [--quick] [--no-timings] [--out DIR]``."""
+    """``python -m spark_edu.experiments.spark_model [--quick] [--workers N] [--no-timings | --timings-only]``."""
     import argparse
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="2 seeds × 150 steps instead of 3 × 500")
+    parser.add_argument("--quick", action="store_true", help="2 seeds × 150 steps instead of 3 × 300")
+    parser.add_argument("--workers", type=int, default=1, help="training runs at once (one thread each)")
     parser.add_argument("--no-timings", action="store_true", help="skip timing the component chapters")
+    parser.add_argument("--timings-only", action="store_true", help="re-time the component chapters only, "
+                        "keeping the saved ablation")
     parser.add_argument("--out", type=Path, default=DATA_DIR)
     args = parser.parse_args(argv)
-    results = full_run(QUICK if args.quick else FullRun(), timings=not args.no_timings)
+    path = args.out / "results.json"
+    if args.timings_only:
+        results = load_results(path)
+        if results is None:
+            parser.error(f"--timings-only needs an existing {path}")
+        results["timings"] = component_timings()
+    else:
+        results = full_run(QUICK if args.quick else FullRun(), timings=not args.no_timings, workers=args.workers)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "results.json").write_text(json.dumps(results, indent=0))
+    path.write_text(json.dumps(results, indent=0))
     for name, (m, lo, hi) in summarize(results["records"]).items():
         print(f"{name:<26} accuracy on the predictable part {m:.3f} [{lo:.3f}, {hi:.3f}]")
-    print("wrote", args.out / "results.json")
+    for comp, t in results.get("timings", {}).items():
+        print(f"{comp:<9} evaluation: {t['seconds']} s")
+    print("wrote", path)
     return 0
 
 
@@ -369,6 +397,9 @@ def _timing_measurements(timings: dict | None, source: str) -> list[Measurement]
     out = []
     for suite, key in (("comprehensive", "spark.stats.eval_time_comprehensive"), ("quick", "spark.stats.eval_time_quick")):
         parts = " + ".join(COMPONENT_CHAPTERS[c] for c in SUITES[suite])
+        if timings is None:
+            out.append(Measurement(key, None, as_stated=False, reason="the component chapters were not timed in this run"))
+            continue
         if seconds[suite] is None:
             missing = [COMPONENT_CHAPTERS[c] for c in SUITES[suite] if (timings or {}).get(c, {}).get("seconds") is None]
             out.append(Measurement(key, None, as_stated=False, reason=f"not timed: no experiments module yet for {missing}"))
