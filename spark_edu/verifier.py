@@ -163,7 +163,8 @@ class VerifierHead(nn.Module):
         self.value = nn.Linear(d_model, element_dim)
         self.readout = Readout(d_model + element_dim + 2, hidden, predict_depth=False)  # reads [h_t ; r_t ; d_t]
 
-    def forward(self, hidden_states: torch.Tensor, mask: torch.Tensor | None = None) -> VerifierOutput:
+    def forward(self, hidden_states: torch.Tensor, mask: torch.Tensor | None = None, hard: bool = False) -> VerifierOutput:
+        """``hard=True`` replaces ``a_t`` by its arg-max (a discrete stack, for evaluation)."""
         check_ndim("hidden_states", hidden_states, (3,))
         B, T, C = hidden_states.shape
         if C != self.d_model:
@@ -172,6 +173,8 @@ class VerifierHead(nn.Module):
             raise ValueError("hidden_states must have at least one step, got length 0")
         mask = check_mask(mask, B, T, hidden_states.device)
         controls = self.controller(hidden_states).softmax(dim=-1)  # (B, T, 3): a_t
+        if hard:
+            controls = F.one_hot(controls.argmax(dim=-1), 3).to(controls.dtype)  # (B, T, 3)
         noop = F.one_hot(torch.tensor(NOOP, device=controls.device), 3).to(controls.dtype)  # (3,)
         controls = torch.where(mask.unsqueeze(-1), controls, noop)  # (B, T, 3): padding does nothing
         values = torch.tanh(self.value(hidden_states))  # (B, T, M): v_t

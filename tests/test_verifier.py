@@ -168,3 +168,40 @@ def test_bad_input():
         DyckConfig(n_types=3)
     with pytest.raises(ValueError, match="even"):
         dyck.sample_strings(3, DyckConfig(), torch.Generator())
+
+
+def test_hard_mode_runs_a_discrete_stack():
+    head = VerifierHead(8, stack_size=4, element_dim=2)
+    out = head(torch.randn(3, 6, 8), hard=True)
+    assert set(out.controls.unique().tolist()) <= {0.0, 1.0}
+    torch.testing.assert_close(out.stack_depth, out.stack_depth.round())  # a whole number of elements
+
+
+def test_experiment_models_are_matched_and_trainable():
+    from dataclasses import replace
+
+    from spark_edu.experiments import verifier as exp
+
+    cfg = replace(exp.QUICK, steps=3, n_test=20, n_probe=10, probe_lengths=(24,), probe_depths=(6,), seeds=(0,))
+    models = exp.build_models(cfg, 0)
+    sizes = {name: count_parameters(m) for name, m in models.items()}
+    assert abs(sizes["standard"] - sizes["verifier"]) / sizes["verifier"] < 0.01
+    results = exp.run_all(cfg)
+    keys = [m.key for m in exp.measurements(results)]
+    from spark_edu.claims import claims_for
+
+    assert keys == [c.key for c in claims_for("verifier")]
+    run = results["runs"][0]
+    assert {"standard", "verifier", "verifier_hard", "verifier_nopos", "verifier_nopos_hard"} <= set(run)
+    assert 0.0 <= run["verifier"]["test"]["validation"] <= 1.0
+
+
+def test_mean_interval_matches_scipy():
+    from scipy import stats
+
+    from spark_edu.experiments.verifier import mean_interval
+
+    values = [0.81, 0.86, 0.9, 0.84]
+    m, lo, hi = mean_interval(values)
+    ref = stats.t.interval(0.95, len(values) - 1, loc=m, scale=stats.sem(values))
+    assert lo == pytest.approx(ref[0], abs=1e-3) and hi == pytest.approx(ref[1], abs=1e-3)

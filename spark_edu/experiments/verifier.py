@@ -14,7 +14,8 @@ is predicted exactly at every position). Then length and depth generalisation: t
 short, shallow strings, test on longer or deeper ones.
 
 ``python -m spark_edu.experiments.verifier --out book/data/verifier`` runs the full
-comparison (5 seeds) and writes ``results.json``, which the chapter reads.
+comparison (3 seeds, two processes, about 20 minutes on 2 cores) and writes ``results.json``
+and the seed-0 verifiers' weights, which the chapter reads.
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ from spark_edu.transformer import Transformer, TransformerConfig, count_paramete
 from spark_edu.verifier import Readout, VerifierHead, VerifierOutput, verifier_loss
 
 MODELS = ("standard", "verifier", "verifier_nopos")
-LABELS = {"standard": "standard transformer", "verifier": "verifier head", "verifier_nopos": "verifier, no positions"}
+LABELS = {"standard": "standard transformer", "verifier": "verifier head", "verifier_nopos": "verifier, no positions",
+          "verifier_hard": "verifier head, discrete stack at test",
+          "verifier_nopos_hard": "no positions, discrete stack at test"}
 TASKS = ("validation", "depth")
 
 
@@ -49,7 +52,7 @@ class ExperimentConfig:
     stack_size: int = 16
     element_dim: int = 8
     max_len: int = 96  # position table; covers the longest generalisation test
-    steps: int = 600
+    steps: int = 1000
     batch_size: int = 64
     lr: float = 3e-3
     train: DyckConfig = DyckConfig(min_length=2, max_length=20, min_depth=1, max_depth=4)  # short, shallow
@@ -57,12 +60,12 @@ class ExperimentConfig:
     n_probe: int = 200  # strings per length / depth bin in the generalisation probes
     probe_lengths: tuple[int, ...] = (20, 32, 48, 64, 80)
     probe_depths: tuple[int, ...] = (2, 4, 6, 8, 10, 12)
-    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    seeds: tuple[int, ...] = (0, 1, 2)
     languages: tuple[int, ...] = (1, 2)  # Dyck-1, Dyck-2
 
 
 QUICK = ExperimentConfig(steps=300, seeds=(0, 1), languages=(2,), n_test=1000, n_probe=100,
-                         probe_lengths=(20, 48, 80), probe_depths=(4, 8, 12))
+                         probe_lengths=(20, 48, 80), probe_depths=(4, 8, 12))  # about a minute per seed on one core
 
 
 class VerifierModel(nn.Module):
@@ -76,9 +79,9 @@ class VerifierModel(nn.Module):
             self.encoder.pos_emb.weight.requires_grad_(False)
         self.head = VerifierHead(config.d_model, stack_size, element_dim)
 
-    def forward(self, tokens: torch.Tensor, mask: torch.Tensor) -> VerifierOutput:
+    def forward(self, tokens: torch.Tensor, mask: torch.Tensor, hard: bool = False) -> VerifierOutput:
         h = self.encoder(tokens, mask[:, None, None, :])  # (B, T, C), padding keys masked out
-        return self.head(h, mask)
+        return self.head(h, mask, hard=hard)
 
 
 class StandardModel(nn.Module):
@@ -94,9 +97,9 @@ class StandardModel(nn.Module):
         return self.readout(h, mask)
 
 
-def predictions(model: nn.Module, batch: DyckBatch):
-    """``(depth, step_logits, valid_logits)`` for either model."""
-    out = model(batch.tokens, batch.mask)
+def predictions(model: nn.Module, batch: DyckBatch, hard: bool = False):
+    """``(depth, step_logits, valid_logits)`` for either model (``hard``: discrete stack)."""
+    out = model(batch.tokens, batch.mask, hard=hard) if isinstance(model, VerifierModel) else model(batch.tokens, batch.mask)
     return (out.depth, out.step_logits, out.valid_logits) if isinstance(out, VerifierOutput) else out
 
 
@@ -132,13 +135,13 @@ def train_model(model: nn.Module, cfg: ExperimentConfig, language: int, seed: in
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, batch: DyckBatch, chunk: int = 250) -> dict[str, float]:
+def evaluate(model: nn.Module, batch: DyckBatch, hard: bool = False, chunk: int = 250) -> dict[str, float]:
     """Validation accuracy and exact-depth accuracy (every position right) over ``batch``."""
     model.eval()
     right_valid, right_depth = [], []
     for i in range(0, len(batch.strings), chunk):
         part = dyck.encode(batch.strings[i:i + chunk])
-        depth, _, valid = predictions(model, part)
+        depth, _, valid = predictions(model, part, hard)
         right_valid.append((valid > 0) == part.valid)
         ok = (depth.round() == part.depth) | ~part.mask
         right_depth.append(ok.all(dim=1))
@@ -157,29 +160,49 @@ def probe_sets(cfg: ExperimentConfig, language: int, seed: int) -> dict[str, dic
     return {"length": by_length, "depth": by_depth}
 
 
-def run_one(cfg: ExperimentConfig, language: int, seed: int) -> dict:
-    """Train both models for one (language, seed); evaluate in distribution and on the probes."""
+def run_one(cfg: ExperimentConfig, language: int, seed: int, save_dir: str | None = None) -> dict:
+    """Train every model for one (language, seed); evaluate in distribution and on the probes.
+
+    With ``save_dir``, the trained verifiers of seed 0 are saved there (``<model>_dyck<k>.pt``)."""
     models = build_models(cfg, seed)
     test = dyck.make_dataset(cfg.n_test, replace(cfg.train, n_types=language),
                              torch.Generator().manual_seed(1_000 + seed))
     probes = probe_sets(cfg, language, seed)
     record = {"language": language, "seed": seed}
     for name, model in models.items():
+        torch.set_num_threads(1)
         history = train_model(model, cfg, language, seed)
-        record[name] = {
-            "parameters": count_parameters(model),
-            "final_loss": history.final_loss,
-            "test": evaluate(model, test),
-            "by_length": {n: evaluate(model, b) for n, b in probes["length"].items()},
-            "by_depth": {d: evaluate(model, b) for d, b in probes["depth"].items()},
-        }
+        if save_dir is not None and seed == 0 and name != "standard":
+            torch.save(model.state_dict(), Path(save_dir) / f"{name}_dyck{language}.pt")
+        for hard in (False, True) if name != "standard" else (False,):  # hard: discrete stack at test time
+            record[name + ("_hard" if hard else "")] = {
+                "parameters": count_parameters(model),
+                "final_loss": history.final_loss,
+                "test": evaluate(model, test, hard),
+                "by_length": {n: evaluate(model, b, hard) for n, b in probes["length"].items()},
+                "by_depth": {d: evaluate(model, b, hard) for d, b in probes["depth"].items()},
+            }
     return record
 
 
-def run_all(cfg: ExperimentConfig = ExperimentConfig()) -> dict:
-    """Every (language, seed) of ``cfg``; JSON-ready."""
-    runs = [run_one(cfg, lang, seed) for lang in cfg.languages for seed in cfg.seeds]
+def run_all(cfg: ExperimentConfig = ExperimentConfig(), jobs: int = 1, save_dir: str | None = None) -> dict:
+    """Every (language, seed) of ``cfg``, in ``jobs`` processes; JSON-ready."""
+    tasks = [(cfg, lang, seed, save_dir) for lang in cfg.languages for seed in cfg.seeds]
+    if jobs > 1:
+        import multiprocessing
+
+        with multiprocessing.get_context("spawn").Pool(jobs) as pool:
+            runs = pool.starmap(run_one, tasks)
+    else:
+        runs = [run_one(*t) for t in tasks]
     return {"config": asdict(cfg), "runs": runs}
+
+
+def load_model(path: str | Path, cfg: ExperimentConfig = ExperimentConfig(), positions: bool = True) -> "VerifierModel":
+    """A trained verifier saved by :func:`run_one` (for the chapter's figures)."""
+    model = build_models(cfg, 0)["verifier" if positions else "verifier_nopos"]
+    model.load_state_dict(torch.load(path, weights_only=True))
+    return model.eval()
 
 
 _T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
@@ -194,13 +217,13 @@ def mean_interval(values: list[float]) -> tuple[float, float, float]:
     return m, max(0.0, m - half), min(1.0, m + half)
 
 
-def summary(results: dict) -> list[dict]:
+def summary(results: dict, models: tuple[str, ...] = MODELS) -> list[dict]:
     """One row per (language, task, model): mean accuracy and 95% interval over seeds."""
     rows = []
     for lang in sorted({r["language"] for r in results["runs"]}):
         runs = [r for r in results["runs"] if r["language"] == lang]
         for task in TASKS:
-            for model in MODELS:
+            for model in models:
                 m, lo, hi = mean_interval([r[model]["test"][task] for r in runs])
                 rows.append({"language": lang, "task": task, "model": model, "mean": m, "low": lo, "high": hi,
                              "seeds": len(runs), "parameters": runs[0][model]["parameters"]})
@@ -236,18 +259,28 @@ def reproduce(quick: bool = False) -> list[Measurement]:
     return measurements(run_all(QUICK if quick else ExperimentConfig()))
 
 
-def load_results(path: str | Path) -> dict:
-    return json.loads(Path(path).read_text())
+def data_dir() -> Path:
+    """``book/data/verifier`` seen from the repository root or from ``book/`` (where notebooks run)."""
+    for candidate in (Path("data/verifier"), Path("book/data/verifier")):
+        if (candidate / "results.json").exists():
+            return candidate
+    raise FileNotFoundError("no results.json: run `python -m spark_edu.experiments.verifier --out book/data/verifier`")
+
+
+def load_results(path: str | Path | None = None) -> dict:
+    """The saved full comparison (``results.json``)."""
+    return json.loads(Path(data_dir() / "results.json" if path is None else path).read_text())
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="book/data/verifier", help="folder for results.json")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--jobs", type=int, default=2, help="parallel processes (one core each)")
     args = parser.parse_args(argv)
-    results = run_all(QUICK if args.quick else ExperimentConfig())
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    results = run_all(QUICK if args.quick else ExperimentConfig(), jobs=args.jobs, save_dir=str(out))
     (out / "results.json").write_text(json.dumps(results, indent=1))
     for row in summary(results):
         print(f"Dyck-{row['language']} {row['task']:<10} {row['model']:<8} {row['mean']:.3f} [{row['low']:.3f}, {row['high']:.3f}]")
@@ -256,6 +289,10 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+_COLORS = {"standard": "#4c72b0", "verifier": "#c44e52", "verifier_hard": "#c44e52",
+           "verifier_nopos": "#55a868", "verifier_nopos_hard": "#55a868"}
 
 
 # --- figures -----------------------------------------------------------------------------
@@ -281,33 +318,40 @@ def trace_string(model: VerifierModel, string: str) -> dict:
             "valid_prob": out.valid_logits[0].sigmoid().item(), "valid": bool(batch.valid[0])}
 
 
-def plot_stack_trace(model: VerifierModel, string: str, slots: int = 8):
+def plot_stack_trace(model: VerifierModel, string: str, slots: int = 6):
     """Push/pop strengths, stack contents and depth along ``string``; returns the Figure."""
-    from spark_edu.plots import CMAP_SIGNED, COLORS, subplots
+    import matplotlib.pyplot as plt
 
+    from spark_edu.plots import CMAP_SIGNED, use_book_style
+
+    use_book_style()
     tr = trace_string(model, string)
     T = len(string)
-    fig, axes = subplots(3, 1, width=max(5.0, 0.32 * T + 1.5), height=1.9, sharex=True)
-    ax = axes[0, 0]
-    bottom = torch.zeros(T)
+    fig, axes = plt.subplots(3, 1, figsize=(max(5.5, 0.3 * T + 2.5), 5.4), sharex=True,
+                             gridspec_kw={"height_ratios": [1, 1, 1.2]})
+    fig.subplots_adjust(left=0.12, right=0.76, top=0.93, bottom=0.09, hspace=0.15)
+    ax, bottom = axes[0], torch.zeros(T)
     for k, (name, color) in enumerate([("push", "#55a868"), ("pop", "#c44e52"), ("no-op", "#bbbbbb")]):
         ax.bar(range(T), tr["controls"][:, k], bottom=bottom, color=color, label=name, width=0.8)
         bottom += tr["controls"][:, k]
-    ax.set(ylabel="strength", ylim=(0, 1), title=f"P(valid) = {tr['valid_prob']:.2f}  (truth: {'valid' if tr['valid'] else 'invalid'})")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
-    ax = axes[0, 1 - 1] if False else axes[1, 0]
+    truth = "valid" if tr["valid"] else "invalid"
+    ax.set(ylabel="strength $a_t$", ylim=(0, 1), title=f"P(valid) = {tr['valid_prob']:.2f}   (truth: {truth})")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    ax = axes[1]
     content = (tr["content"] * tr["occupancy"])[:, :slots].T  # (slots, T)
     lim = float(content.abs().max().clamp_min(1e-6))
-    ax.imshow(content.numpy(), cmap=CMAP_SIGNED, vmin=-lim, vmax=lim, aspect="auto", interpolation="nearest")
-    ax.imshow(tr["occupancy"][:, :slots].T.numpy(), cmap="Greys", alpha=0.0)
+    image = ax.imshow(content.numpy(), cmap=CMAP_SIGNED, vmin=-lim, vmax=lim, aspect="auto",
+                      interpolation="nearest", extent=(-0.5, T - 0.5, slots - 0.5, -0.5))
     ax.set(ylabel="slot (0 = top)")
     ax.grid(False)
-    ax = axes[2, 0]
+    bar = fig.colorbar(image, ax=ax, location="right", fraction=0.04, pad=0.01, anchor=(0.0, 0.5))
+    bar.set_ticks([-lim, lim], labels=["[", "("] if "[" in string and "(" in string else ["", ""])
+    ax = axes[2]
     ax.step(range(T), tr["true_depth"], where="mid", color="black", label="true depth")
-    ax.plot(range(T), tr["stack_depth"], "o", color=COLORS["verifier"], ms=4, label="stack depth $d_t$")
-    ax.plot(range(T), tr["depth"], "x", color=COLORS["standard"], label="predicted depth")
-    ax.set(ylabel="depth")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+    ax.plot(range(T), tr["stack_depth"], "o", color="#c44e52", ms=4, label="stack depth $d_t$")
+    ax.plot(range(T), tr["prefix_ok"], "s", color="#4c72b0", ms=3, label="P(prefix valid)")
+    ax.set(ylabel="depth / probability")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     ax.set_xticks(range(T), list(string))
     ax.set_xlabel("input symbol")
     return fig
@@ -323,7 +367,8 @@ def render_stack(model: VerifierModel, length: int = 16, depth: int = 4, seed: i
     return plot_stack_trace(model, s)
 
 
-def plot_generalisation(results: dict, language: int):
+def plot_generalisation(results: dict, language: int,
+                        models: tuple[str, ...] = ("standard", "verifier", "verifier_nopos", "verifier_nopos_hard")):
     """Accuracy vs test length and vs nesting depth, both models, both tasks (mean, 95% interval)."""
     from spark_edu.plots import COLORS, subplots
 
@@ -333,11 +378,12 @@ def plot_generalisation(results: dict, language: int):
         for col, (probe, label, limit) in enumerate([("by_length", "test length", train["max_length"]),
                                                      ("by_depth", "maximum nesting depth", train["max_depth"])]):
             ax = axes[row, col]
-            for model in MODELS:
+            for model in models:
                 xs, pts = curve(results, language, model, probe, task)
                 mean = [p[0] for p in pts]
                 err = [[p[0] - p[1] for p in pts], [p[2] - p[0] for p in pts]]
-                ax.errorbar(xs, mean, yerr=err, marker="o", capsize=3, color=COLORS[model], label=model)
+                ax.errorbar(xs, mean, yerr=err, marker="o", capsize=3, color=_COLORS[model], label=LABELS[model],
+                            linestyle="--" if model.endswith("_hard") else "-")
             ax.axvline(limit, color="grey", linestyle=":", label="training maximum")
             ax.set(xlabel=label, ylabel=f"{task} accuracy", ylim=(-0.02, 1.02))
     axes[0, 0].legend(fontsize=8)
