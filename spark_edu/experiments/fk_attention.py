@@ -204,6 +204,9 @@ def save_records(records: list[dict], path: Path = SWEEP_CSV) -> Path:
 
 
 def load_records(path: Path = SWEEP_CSV) -> list[dict]:
+    """The stored sweep (on Colab, without the repository, regenerate it with ``main``)."""
+    if not Path(path).exists():
+        raise FileNotFoundError(f"{path} not found: run `python -m spark_edu.experiments.fk_attention` to create it")
     with open(path) as f:
         return [{**r, "accuracy": float(r["accuracy"]), "hops": int(r["hops"]), "layers": int(r["layers"])}
                 for r in csv.DictReader(f)]
