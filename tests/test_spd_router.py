@@ -210,3 +210,30 @@ def test_bad_input_raises_value_error():
         dct_denoise(torch.randn(2, 16), "median")
     with pytest.raises(ValueError, match="cutoff"):
         dct_denoise(torch.randn(2, 16), "lowpass")
+
+
+def test_prior_wiener_gate_and_spectrum():
+    from spark_edu.spd_baselines import prior_spectrum
+
+    power = torch.tensor([3.0, 1.0, 0.0, 0.0])
+    gate = gate_for("prior_wiener", torch.zeros(2, 4), torch.tensor([1.0, 1.0]), signal_power=power)
+    torch.testing.assert_close(gate, torch.tensor([[0.75, 0.5, 0.0, 0.0]] * 2))
+    clean = torch.stack([dct_basis(4)[:, 0] * 2, dct_basis(4)[:, 1] * 4])  # c = (2, 0, 0, 0) and (0, 4, 0, 0)
+    torch.testing.assert_close(prior_spectrum(clean), torch.tensor([2.0, 8.0, 0.0, 0.0]), atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match="signal_power"):
+        dct_denoise(torch.randn(2, 4), "prior_wiener", sigma=1.0)
+
+
+def test_claim_measurements_answer_every_claim_once():
+    from spark_edu.claims import claims_for, compare
+    from spark_edu.experiments.spd_router import (SweepConfig, claim_measurements, noise_sweep, prototype_measurements,
+                                                  prototype_table)
+
+    threads = torch.get_num_threads()
+    records = noise_sweep(seeds=(0,), config=SweepConfig(steps=3, batch=8, test_signals=16))
+    proto = prototype_table(seeds=range(2))
+    for measurements in (claim_measurements(records, proto), prototype_measurements(proto)):
+        assert sorted(m.key for m in measurements) == sorted(c.key for c in claims_for("spd_router"))
+        assert all(m.low <= m.value <= m.high for m in measurements)
+    assert {r.verdict for r in compare(claim_measurements(records, proto)).rows} == {"not reproducible as stated"}
+    assert torch.get_num_threads() == threads  # training ran single-threaded, then the setting came back

@@ -52,15 +52,15 @@ def sinusoid_mixture(n_signals: int, length: int, n_components: int, noise_level
     low, high = cycles
     check_range("cycles[0]", low, 0.0)
     check_range("cycles[1]", high, low, length / 2)  # at most Nyquist
-    B, K, N = n_signals, n_components, length
-    t = torch.arange(N, dtype=torch.float32)  # (N,)
-    freq = low + (high - low) * torch.rand(B, K, 1, generator=generator)  # (B, K, 1) cycles per window
-    phase = 2 * math.pi * torch.rand(B, K, 1, generator=generator)  # (B, K, 1)
-    amp = 0.5 + 0.5 * torch.rand(B, K, 1, generator=generator)  # (B, K, 1)
+    B, K, N, device = n_signals, n_components, length, generator.device
+    t = torch.arange(N, dtype=torch.float32, device=device)  # (N,)
+    freq = low + (high - low) * torch.rand(B, K, 1, generator=generator, device=device)  # (B, K, 1) cycles per window
+    phase = 2 * math.pi * torch.rand(B, K, 1, generator=generator, device=device)  # (B, K, 1)
+    amp = 0.5 + 0.5 * torch.rand(B, K, 1, generator=generator, device=device)  # (B, K, 1)
     clean = (amp * torch.sin(2 * math.pi * freq * t / N + phase)).sum(dim=1)  # (B, N)
     rms = clean.pow(2).mean(dim=-1, keepdim=True).sqrt().clamp_min(1e-12)  # (B, 1)
     clean = clean * (TARGET_RMS / rms)  # (B, N), every signal has RMS 1/√2
-    noise = noise_level * torch.randn(B, N, generator=generator)  # (B, N)
+    noise = noise_level * torch.randn(B, N, generator=generator, device=device)  # (B, N)
     return SignalBatch(clean, clean + noise, noise)
 
 
