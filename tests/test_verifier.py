@@ -121,6 +121,17 @@ def test_worked_example_from_the_docstring():
     assert batch.prefix_ok[0].tolist() == [True, True, True, True, False]
     assert batch.valid.tolist() == [False, True] and batch.mask[1].tolist() == [True, True, False, False, False]
     assert not dyck.is_valid("(]") and not dyck.is_valid(")(") and dyck.is_valid("[()]()")
+    # after an error the stack keeps working: closes still pop
+    assert dyck.trace(")(())")[0] == [0, 1, 2, 1, 0] and dyck.trace("(]())")[0] == [1, 0, 1, 0, 0]
+
+
+def test_depth_labels_equal_a_hard_stack_on_invalid_strings():
+    """The labels are what an ordinary stack does, checked against run_stack with hard controls."""
+    strings = dyck.sample_strings(40, DyckConfig(n_types=2, max_length=16), torch.Generator().manual_seed(3))
+    for s in strings[1::2]:
+        ops = torch.tensor([PUSH if c in "([" else POP for c in s])
+        stacks, _ = run_stack(torch.nn.functional.one_hot(ops, 3).float()[None], torch.zeros(1, len(s), 1), 16)
+        assert stack_depth(stacks)[0].tolist() == [float(d) for d in dyck.trace(s)[0]]
 
 
 def test_generator_is_deterministic():
@@ -182,7 +193,8 @@ def test_experiment_models_are_matched_and_trainable():
 
     from spark_edu.experiments import verifier as exp
 
-    cfg = replace(exp.QUICK, steps=3, n_test=20, n_probe=10, probe_lengths=(24,), probe_depths=(6,), seeds=(0,))
+    cfg = replace(exp.QUICK, steps=3, n_test=20, n_probe=10, probe_lengths=(24,), probe_depths=(6,), seeds=(0,),
+                  models=exp.MODELS)
     models = exp.build_models(cfg, 0)
     sizes = {name: count_parameters(m) for name, m in models.items()}
     assert abs(sizes["standard"] - sizes["verifier"]) / sizes["verifier"] < 0.01

@@ -24,7 +24,7 @@ import argparse
 import json
 import math
 import statistics
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -62,10 +62,12 @@ class ExperimentConfig:
     probe_depths: tuple[int, ...] = (2, 4, 6, 8, 10, 12)
     seeds: tuple[int, ...] = (0, 1, 2)
     languages: tuple[int, ...] = (1, 2)  # Dyck-1, Dyck-2
+    models: tuple[str, ...] = MODELS  # which of the three models to train
 
 
 QUICK = ExperimentConfig(steps=300, seeds=(0, 1), languages=(2,), n_test=1000, n_probe=100,
-                         probe_lengths=(20, 48, 80), probe_depths=(4, 8, 12))  # about a minute per seed on one core
+                         probe_lengths=(20, 48, 80), probe_depths=(4, 8, 12),
+                         models=("standard", "verifier"))  # about a minute on one core
 
 
 class VerifierModel(nn.Module):
@@ -163,16 +165,18 @@ def probe_sets(cfg: ExperimentConfig, language: int, seed: int) -> dict[str, dic
 def run_one(cfg: ExperimentConfig, language: int, seed: int, save_dir: str | None = None) -> dict:
     """Train every model for one (language, seed); evaluate in distribution and on the probes.
 
-    With ``save_dir``, the trained verifiers of seed 0 are saved there (``<model>_dyck<k>.pt``)."""
+    With ``save_dir``, the trained verifier of seed 0 is saved there (``verifier_dyck<k>.pt``)."""
     models = build_models(cfg, seed)
     test = dyck.make_dataset(cfg.n_test, replace(cfg.train, n_types=language),
                              torch.Generator().manual_seed(1_000 + seed))
     probes = probe_sets(cfg, language, seed)
     record = {"language": language, "seed": seed}
     for name, model in models.items():
+        if name not in cfg.models:
+            continue
         torch.set_num_threads(1)
         history = train_model(model, cfg, language, seed)
-        if save_dir is not None and seed == 0 and name != "standard":
+        if save_dir is not None and seed == 0 and name == "verifier":
             torch.save(model.state_dict(), Path(save_dir) / f"{name}_dyck{language}.pt")
         for hard in (False, True) if name != "standard" else (False,):  # hard: discrete stack at test time
             record[name + ("_hard" if hard else "")] = {
@@ -217,8 +221,9 @@ def mean_interval(values: list[float]) -> tuple[float, float, float]:
     return m, max(0.0, m - half), min(1.0, m + half)
 
 
-def summary(results: dict, models: tuple[str, ...] = MODELS) -> list[dict]:
+def summary(results: dict, models: tuple[str, ...] | None = None) -> list[dict]:
     """One row per (language, task, model): mean accuracy and 95% interval over seeds."""
+    models = tuple(m for m in MODELS if m in results["runs"][0]) if models is None else models
     rows = []
     for lang in sorted({r["language"] for r in results["runs"]}):
         runs = [r for r in results["runs"] if r["language"] == lang]
@@ -255,7 +260,7 @@ def measurements(results: dict) -> list[Measurement]:
 
 
 def reproduce(quick: bool = False) -> list[Measurement]:
-    """Measure every ``spark.verifier.*`` claim (quick: Dyck-2 only, 2 seeds, 300 steps)."""
+    """Measure every ``spark.verifier.*`` claim (quick: Dyck-2 only, 2 seeds, 300 steps, no third model)."""
     return measurements(run_all(QUICK if quick else ExperimentConfig()))
 
 
@@ -368,7 +373,7 @@ def render_stack(model: VerifierModel, length: int = 16, depth: int = 4, seed: i
 
 
 def plot_generalisation(results: dict, language: int,
-                        models: tuple[str, ...] = ("standard", "verifier", "verifier_nopos", "verifier_nopos_hard")):
+                        models: tuple[str, ...] = ("standard", "verifier", "verifier_nopos")):
     """Accuracy vs test length and vs nesting depth, both models, both tasks (mean, 95% interval)."""
     from spark_edu.plots import COLORS, subplots
 

@@ -92,7 +92,8 @@ def trace(s: str) -> tuple[list[int], list[bool]]:
         elif not stack:
             ok = False  # underflow: nothing to close
         else:
-            ok = ok and OPEN[CLOSE.index(ch)] == stack.pop()  # mismatch if the types differ
+            top = stack.pop()  # always pop, even after an earlier error
+            ok = ok and OPEN[CLOSE.index(ch)] == top  # mismatch if the types differ
         depths.append(len(stack))
         oks.append(ok)
     return depths, oks
