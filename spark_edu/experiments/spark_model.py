@@ -146,24 +146,29 @@ def fk_bounds(model: SparkTransformer, inputs: torch.Tensor) -> dict[str, float]
 
 
 @contextlib.contextmanager
-def flush_denormals():
-    """Treat subnormal floats as zero on the CPU inside the block (PyTorch's default is off).
+def fast_cpu_training():
+    """One thread, subnormal floats flushed to zero; both restored on exit.
 
-    The verifier's soft stack mixes each slot with push/pop/no-op strengths at every step, so
-    old contents decay into subnormal numbers, which CPUs process many times slower: a
-    training step of the SPaR-K preset is ~17× slower without this (measured on this
-    project's 2-core machines). Values below ~1e-38 become 0; nothing the model uses is that small.
+    * One thread: the matrices here are tiny (width 128, 31 tokens, batch 8), and on a
+      2-core machine shared with other jobs a second OpenMP thread mostly waits at barriers
+      (a 248×128×512 product took 16 ms on 2 threads, 0.5 ms on 1, with one core busy).
+    * Subnormals: the verifier's soft stack mixes each slot with push/pop/no-op strengths at
+      every step, so old contents decay into subnormal numbers, which CPUs process many
+      times slower (a SPaR-K training step was ~17× slower). Values below ~1e-38 become 0.
     """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     torch.set_flush_denormal(True)
     try:
         yield
     finally:
         torch.set_flush_denormal(False)
+        torch.set_num_threads(threads)
 
 
 def train_run(config: SparkConfig, seed: int, run: RunConfig = RunConfig()) -> dict:
-    """Train ``config`` from seed ``seed`` (subnormals flushed); everything the chapter plots, JSON-ready."""
-    with flush_denormals():
+    """Train ``config`` from seed ``seed`` (in :func:`fast_cpu_training`); everything the chapter plots."""
+    with fast_cpu_training():
         return _train_run(config, seed, run)
 
 
@@ -576,7 +581,8 @@ def render(fk: bool = True, spd: bool = True, verifier: bool = True, results: di
     """Widget view: parameters, time per training step and accuracy of the chosen on/off setting.
 
     Parameters are counted live. Time per step is timed live for the chosen setting (median
-    of ``live_steps`` steps at the original's batch) beside the times saved by the full run;
+    of ``live_steps`` steps at the original's batch, one thread) beside the times saved by the
+    full run (one thread per worker, monitoring evaluations included);
     accuracy comes from the saved results (training each setting takes minutes).
     """
     from spark_edu.plots import COLORS, subplots
@@ -596,7 +602,7 @@ def render(fk: bool = True, spd: bool = True, verifier: bool = True, results: di
         loss.backward()
         opt.step()
 
-    with flush_denormals():
+    with fast_cpu_training():
         live_ms = time_it(step, repeats=live_steps, warmup=1).median_ms
     names = list(configs)
     params = [sum(p.numel() for p in SparkTransformer(c).parameters()) for c in configs.values()]
