@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip install -q -c constraints.txt
 NOTEBOOKS := $(wildcard book/*.ipynb)
 
-.PHONY: book test execute browser clean
+.PHONY: book test execute browser clean reproduce
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,12 @@ execute: $(VENV)/.book
 	done
 	$(BIN)/python -c "from spark_edu.experiments.attention_from_scratch import render_attention; \
 		render_attention(length=8, masking='causal').savefig('book/images/attention-weights.png')"
+	$(BIN)/python -c "from spark_edu.reproduce import summary_figure; \
+		summary_figure('book/data/audit/claims.csv').savefig('book/images/verdicts.png')"
+
+## reproduce: re-measure every claim of both reports into book/data/audit (the audit chapter reads it)
+reproduce: $(VENV)/.book
+	$(BIN)/python -m spark_edu reproduce --out book/data/audit
 
 ## browser: make sure a headless Chromium is there for the browser test (Debian package)
 browser:

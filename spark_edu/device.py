@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 
@@ -61,3 +62,19 @@ def describe_environment() -> dict[str, str]:
 def quiet() -> bool:
     """True under tests and ``make execute`` (``SPARK_EDU_QUIET=1``): no progress bars."""
     return os.environ.get("SPARK_EDU_QUIET", "") not in ("", "0")
+
+
+@contextlib.contextmanager
+def one_thread():
+    """Run torch on one intra-op thread, then restore the setting (also a decorator).
+
+    The book's training runs use tiny matrices: a second thread buys nothing, float sums come
+    out bit-for-bit the same whatever the machine's thread count (stable printed tables), and
+    on a busy machine two threads per process were measured up to 10x slower.
+    """
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

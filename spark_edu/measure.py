@@ -9,6 +9,7 @@ Compare speeds only as ratios measured in one run: machines of this class differ
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import statistics
 import sys
@@ -89,3 +90,26 @@ def _native_stderr_silenced():
     finally:
         os.dup2(saved, 2)
         os.close(saved)
+
+
+#: Two-sided 95% Student-t quantiles by degrees of freedom (scipy.stats.t.ppf(0.975, df)).
+_T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262,
+         10: 2.228, 11: 2.201, 12: 2.179, 13: 2.160, 14: 2.145, 15: 2.131, 19: 2.093, 29: 2.045}
+
+
+def mean_interval(values, low: float = -math.inf, high: float = math.inf) -> tuple[float, float, float]:
+    """Mean and 95% Student-t interval over seeds, ``mean ± t₀.₉₇₅(n−1)·s/√n``, clipped to [low, high].
+
+    For degrees of freedom missing from the table the next smaller one is used (a wider,
+    conservative interval). One value gives a zero-width interval.
+    """
+    values = [float(v) for v in values]
+    if not values:
+        raise ValueError("values must not be empty")
+    mean = statistics.fmean(values)
+    if len(values) == 1:
+        return mean, mean, mean
+    df = len(values) - 1
+    t = _T975[max(k for k in _T975 if k <= df)]
+    half = t * statistics.stdev(values) / math.sqrt(len(values))
+    return mean, max(low, mean - half), min(high, mean + half)

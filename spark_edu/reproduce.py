@@ -50,6 +50,7 @@ def reproduce(chapters=CHAPTERS, quick: bool = False, out: Path | str = "reprodu
     out = Path(out)
     if device is not None:
         torch.set_default_device(device)
+    environment = describe_environment()  # before the chapters: some pin threads for their runs
     started = time.perf_counter()
     rows, timings = [], {}
     for chapter in progress(list(chapters), total=len(chapters), desc="chapters"):
@@ -59,7 +60,7 @@ def reproduce(chapters=CHAPTERS, quick: bool = False, out: Path | str = "reprodu
         timings[chapter] = time.perf_counter() - t0
     order = {k: i for i, k in enumerate(CLAIMS)}
     table = ComparisonTable(sorted(rows, key=lambda r: order[r.claim.key]))
-    environment = describe_environment() | {
+    environment |= {
         "seed": str(SEED),
         "quick": str(quick),
         "date": datetime.date.today().isoformat(),
@@ -116,3 +117,14 @@ def to_markdown(table: ComparisonTable, environment: dict[str, str], timings: di
     for rec in table.records():
         lines.append("| " + " | ".join(cell(rec[c]) for c in cols) + " |")
     return "\n".join(lines) + "\n"
+
+
+def summary_figure(csv_path: Path | str):
+    """Verdicts per report section, recomputed from a saved ``claims.csv`` (README and audit chapter)."""
+    from spark_edu.claims import compare
+    from spark_edu.plots import plot_verdict_counts, subplots
+
+    fig, axes = subplots(1, 1, width=8.0, height=4.2)
+    plot_verdict_counts(axes[0, 0], compare(read_csv(csv_path)))
+    axes[0, 0].set_title("verdicts per report section")
+    return fig

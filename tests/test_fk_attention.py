@@ -6,6 +6,7 @@ import math
 import pytest
 import torch
 
+from spark_edu import measure
 from spark_edu.attention import attention
 from spark_edu.fk_attention import (
     FKAttention,
@@ -312,7 +313,7 @@ from spark_edu.experiments import fk_attention as fx  # noqa: E402
 
 def test_t_quantiles_match_scipy():
     stats = pytest.importorskip("scipy.stats")
-    for df, t in fx._T975.items():
+    for df, t in measure._T975.items():
         assert abs(t - stats.t.ppf(0.975, df)) < 5e-4
 
 

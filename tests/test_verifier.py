@@ -211,7 +211,7 @@ def test_experiment_models_are_matched_and_trainable():
 def test_mean_interval_matches_scipy():
     from scipy import stats
 
-    from spark_edu.experiments.verifier import mean_interval
+    from spark_edu.measure import mean_interval
 
     values = [0.81, 0.86, 0.9, 0.84]
     m, lo, hi = mean_interval(values)

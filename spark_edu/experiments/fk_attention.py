@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import csv
-import math
 import statistics
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,7 +26,7 @@ from torch import nn
 from spark_edu.attention import attention
 from spark_edu.claims import Measurement
 from spark_edu.fk_attention import FKAttention, fk_attention, fk_attention_factory, path_series, resolvent, series_error_bound
-from spark_edu.measure import time_it
+from spark_edu.measure import mean_interval, time_it
 from spark_edu.tasks.pointer_chasing import PointerChasingConfig, sample
 from spark_edu.train import TrainConfig, train
 from spark_edu.transformer import MultiHeadSelfAttention, Transformer, TransformerConfig, count_parameters, standard_attention
@@ -37,22 +36,9 @@ KINDS = ("standard", "fk")
 SWEEP_CSV = Path(__file__).resolve().parents[2] / "book" / "data" / "fk_attention" / "sweep.csv"
 
 # Two-sided 95% Student-t quantiles t_{0.975, df}; tests/test_fk_attention.py checks them against scipy.
-_T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262,
-         10: 2.228, 11: 2.201, 12: 2.179, 13: 2.160, 14: 2.145, 15: 2.131, 19: 2.093, 29: 2.045}
-
-
 def mean_ci(values, low: float = 0.0, high: float = 1.0) -> tuple[float, float, float]:
-    """Mean and 95% Student-t interval over seeds, clipped to [low, high] (accuracies by default)."""
-    values = [float(v) for v in values]
-    if not values:
-        raise ValueError("values must not be empty")
-    mean = statistics.fmean(values)
-    if len(values) == 1:
-        return mean, mean, mean
-    df = len(values) - 1
-    t = _T975[max(k for k in _T975 if k <= df)]  # conservative for df missing from the table
-    half = t * statistics.stdev(values) / math.sqrt(len(values))
-    return mean, max(low, mean - half), min(high, mean + half)
+    """Mean and 95% Student-t interval over seeds, clipped to an accuracy's range by default."""
+    return mean_interval(values, low, high)
 
 
 # --- the prototype's own benchmark ------------------------------------------------------------

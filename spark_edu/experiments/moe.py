@@ -9,7 +9,6 @@ load is and how specialised the experts are (:mod:`spark_edu.moe.metrics`).
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import statistics
 from dataclasses import dataclass, field, replace
@@ -18,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from spark_edu.device import one_thread
 from spark_edu.claims import Measurement, claims_for
 from spark_edu.moe import (MoEConfig, MoELayer, balance_cv, balance_entropy, coefficient_of_variation,
                            dropped_rate, load_fractions, max_violation, normalised_mutual_information,
@@ -88,21 +88,9 @@ def evaluate(model: CategoryMoEModel, task: TokenCategoryTask, n_tokens: int = 4
     return metrics, matrix
 
 
-@contextlib.contextmanager
-def single_thread():
-    """Run torch on one thread: these models are tiny, and a second thread only adds
-    synchronisation (and, on a shared machine, spin-waiting that can cost 10x)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 def run(config: RunConfig = RunConfig()) -> RunResult:
     """Build (seeded), train for ``config.steps`` (if any) and evaluate one model, on one thread."""
-    with single_thread():
+    with one_thread():
         return _run(config)
 
 

@@ -34,7 +34,8 @@ import torch.nn.functional as F
 from spark_edu.attention.dense import attention_weights
 from spark_edu.claims import CLAIMS, Measurement
 from spark_edu.fk_attention import FKAttention, path_series, resolvent, series_error_bound
-from spark_edu.measure import time_it
+from spark_edu.device import one_thread
+from spark_edu.measure import mean_interval, time_it
 from spark_edu.model import COMPONENTS, SparkConfig, SparkTransformer, build, matched_standard, original_breakdown, preset
 from spark_edu.tasks.palindromes import PalindromeConfig, PalindromeData, make_dataset
 from spark_edu.train import TrainConfig, train
@@ -47,21 +48,6 @@ COMPONENT_CHAPTERS = {"fk": "fk_attention", "spd": "spd_router", "verifier": "ve
 SUITES = {"comprehensive": ("fk", "spd", "verifier"), "quick": ("spd", "verifier")}
 
 # Two-sided 95% Student-t quantiles t_{0.975, df}.
-_T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
-
-
-def mean_interval(values, low: float = -math.inf, high: float = math.inf) -> tuple[float, float, float]:
-    """Mean and 95% Student-t interval over seeds, clipped to [low, high]."""
-    values = [float(v) for v in values]
-    if not values:
-        raise ValueError("values must not be empty")
-    mean = statistics.fmean(values)
-    if len(values) == 1:
-        return mean, mean, mean
-    half = _T975.get(len(values) - 1, 2.0) * statistics.stdev(values) / math.sqrt(len(values))
-    return mean, max(low, mean - half), min(high, mean + half)
-
-
 def label(config: SparkConfig) -> str:
     """"FK+SPD+verifier", "FK", …, "none" (standard attention, no router, no verifier)."""
     names = {"fk": "FK", "spd": "SPD", "verifier": "verifier"}
@@ -156,14 +142,12 @@ def fast_cpu_training():
       every step, so old contents decay into subnormal numbers, which CPUs process many
       times slower (a SPaR-K training step was ~17× slower). Values below ~1e-38 become 0.
     """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    torch.set_flush_denormal(True)
-    try:
-        yield
-    finally:
-        torch.set_flush_denormal(False)
-        torch.set_num_threads(threads)
+    with one_thread():
+        torch.set_flush_denormal(True)
+        try:
+            yield
+        finally:
+            torch.set_flush_denormal(False)
 
 
 def train_run(config: SparkConfig, seed: int, run: RunConfig = RunConfig()) -> dict:
@@ -219,8 +203,8 @@ def ablation_configs(base: SparkConfig) -> dict[str, SparkConfig]:
 
 def _job(args) -> dict:
     config, seed, run, name = args
-    torch.set_num_threads(1)
-    return {**train_run(config, seed, run), "label": name}
+    with one_thread():
+        return {**train_run(config, seed, run), "label": name}
 
 
 def ablation(base: SparkConfig = preset("original"), seeds=(0, 1, 2), run: RunConfig = RunConfig(),

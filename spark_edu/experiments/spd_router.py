@@ -16,7 +16,6 @@ Two protocols:
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass
 from functools import lru_cache
@@ -24,6 +23,7 @@ from functools import lru_cache
 import torch
 import torch.nn.functional as F
 
+from spark_edu.device import one_thread
 from spark_edu.claims import Measurement, claims_for
 from spark_edu.spd_baselines import dct_denoise, prior_spectrum
 from spark_edu.spd_router import SPDRouter, snr_improvement_db, structure_correlation
@@ -35,23 +35,6 @@ ROUTERS = ("router, learned basis", "router, DCT basis")
 BASELINES = ("hard threshold, σ̂", "soft threshold, σ̂", "Wiener, σ known", "Wiener, σ̂", "low-pass, band known",
              "Wiener, prior spectrum")
 METHODS = ROUTERS + BASELINES
-
-
-def single_threaded(fn):
-    """Run ``fn`` with one intra-op thread, then restore the setting. These models are tiny
-    (matrices of 64 × 64): a second thread buys nothing, and on a busy machine two threads per
-    process made training ten times slower (3 s vs 33 s for 300 steps, measured here)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            torch.set_num_threads(threads)
-
-    return wrapper
 
 
 # --- the prototype's benchmark, re-run -----------------------------------------------------
@@ -74,7 +57,7 @@ def _prototype_signal(setting: str, noise_level: float, generator: torch.Generat
     return clean, noise
 
 
-@single_threaded
+@one_thread()
 def prototype_rerun(noise_level: float, seed: int, setting: str = "robust") -> dict[str, float]:
     """One run of the prototype's benchmark; returns its two metrics and the input SNR."""
     generator = torch.Generator().manual_seed(seed)
@@ -114,7 +97,7 @@ def prototype_table(seeds=range(8), noise_levels=NOISE_LEVELS) -> dict[float, di
     return table
 
 
-@single_threaded
+@one_thread()
 def float_loss_trains_nothing(steps: int = 20, seed: int = 0) -> dict[str, float]:
     """Train two identical routers, one adding the separation loss as a tensor, one as a float
     (the prototype's ``.item()``); return how far the separation predictor's weights moved."""
@@ -153,7 +136,7 @@ class SweepConfig:
         return min(self.length, int(2 * self.cycles[1]) + 2)
 
 
-@single_threaded
+@one_thread()
 def train_router(noise_level: float, seed: int, basis: str = "learned", config: SweepConfig = SweepConfig()) -> SPDRouter:
     """Train the router so that its structured part (eq-spd-split) is the clean signal."""
     torch.manual_seed(seed)

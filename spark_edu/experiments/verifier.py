@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import statistics
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -30,6 +29,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from spark_edu.measure import mean_interval
 from spark_edu.claims import Measurement
 from spark_edu.tasks import dyck
 from spark_edu.tasks.dyck import DyckBatch, DyckConfig
@@ -209,16 +209,9 @@ def load_model(path: str | Path, cfg: ExperimentConfig = ExperimentConfig(), pos
     return model.eval()
 
 
-_T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
-
-
-def mean_interval(values: list[float]) -> tuple[float, float, float]:
-    """Mean and 95% Student-t interval over seeds (clipped to [0, 1])."""
-    m = statistics.fmean(values)
-    if len(values) < 2:
-        return m, m, m
-    half = _T975.get(len(values) - 1, 1.96) * statistics.stdev(values) / math.sqrt(len(values))
-    return m, max(0.0, m - half), min(1.0, m + half)
+def accuracy_interval(values: list[float]) -> tuple[float, float, float]:
+    """Mean and 95% Student-t interval over seeds, clipped to [0, 1]."""
+    return mean_interval(values, 0.0, 1.0)
 
 
 def summary(results: dict, models: tuple[str, ...] | None = None) -> list[dict]:
@@ -229,7 +222,7 @@ def summary(results: dict, models: tuple[str, ...] | None = None) -> list[dict]:
         runs = [r for r in results["runs"] if r["language"] == lang]
         for task in TASKS:
             for model in models:
-                m, lo, hi = mean_interval([r[model]["test"][task] for r in runs])
+                m, lo, hi = accuracy_interval([r[model]["test"][task] for r in runs])
                 rows.append({"language": lang, "task": task, "model": model, "mean": m, "low": lo, "high": hi,
                              "seeds": len(runs), "parameters": runs[0][model]["parameters"]})
     return rows
@@ -239,7 +232,7 @@ def curve(results: dict, language: int, model: str, probe: str, task: str) -> tu
     """Accuracy vs length (``probe="by_length"``) or depth, mean and interval over seeds."""
     runs = [r for r in results["runs"] if r["language"] == language]
     keys = sorted(int(k) for k in runs[0][model][probe])
-    pts = [mean_interval([r[model][probe][k if k in r[model][probe] else str(k)][task] for r in runs]) for k in keys]
+    pts = [accuracy_interval([r[model][probe][k if k in r[model][probe] else str(k)][task] for r in runs]) for k in keys]
     return keys, pts
 
 
@@ -375,7 +368,7 @@ def render_stack(model: VerifierModel, length: int = 16, depth: int = 4, seed: i
 def plot_generalisation(results: dict, language: int,
                         models: tuple[str, ...] = ("standard", "verifier", "verifier_nopos")):
     """Accuracy vs test length and vs nesting depth, both models, both tasks (mean, 95% interval)."""
-    from spark_edu.plots import COLORS, subplots
+    from spark_edu.plots import subplots
 
     fig, axes = subplots(2, 2, width=3.4, height=2.6)
     train = results["config"]["train"]

@@ -16,7 +16,6 @@ Dimension letters: N statements, V vocabulary, T tokens, C model width.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -24,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from spark_edu.device import one_thread  # noqa: F401 (re-exported for the chapter)
 from spark_edu.train import TrainConfig, train
 from spark_edu.transformer import Transformer, TransformerConfig
 from spark_edu.truthfulness.text import Tfidf, Vocabulary
@@ -166,15 +166,3 @@ def cross_val_probs(fit: Fit, texts: Sequence[str], labels, n_folds: int = 5, se
         model = fit([texts[i] for i in train_idx], labels[train_idx])
         probs[test_idx] = model.predict_proba([texts[i] for i in test_idx])
     return probs
-
-
-@contextlib.contextmanager
-def one_thread():
-    """Run on one CPU thread: these models are tiny (no speed lost), and float sums then come
-    out bit-for-bit the same on any machine's thread count, so printed tables are stable."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
