@@ -102,6 +102,6 @@ def plot_verdict_counts(ax, table, by: str = "section"):
         ax.barh(labels, widths, left=left, color=VERDICT_COLORS[verdict], label=verdict)
         left = [a + b for a, b in zip(left, widths)]
     ax.set(xlabel="claims")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     ax.grid(axis="y", visible=False)
     return ax
