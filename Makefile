@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip install -q -c constraints.txt
 NOTEBOOKS := $(wildcard book/*.ipynb)
 
-.PHONY: book test execute browser clean reproduce
+.PHONY: book test lint execute browser clean reproduce
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,9 +25,14 @@ book: $(VENV)/.book
 	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going --builder html
 	@echo "Open the book: file://$(CURDIR)/_build/html/index.html"
 
-## test: install, build the book, then run unit, notebook (nbval, strict) and browser tests
-test: $(VENV)/.test browser book
+## test: install, lint, build the book, then run unit, notebook (nbval, strict) and browser tests
+test: $(VENV)/.test browser lint book
 	SPARK_EDU_QUIET=1 $(BIN)/python -m pytest
+
+## lint: ruff's linter and its format check over the package and the tests
+lint: $(VENV)/.test
+	$(BIN)/ruff check spark_edu tests conftest.py
+	$(BIN)/ruff format --check spark_edu tests conftest.py
 
 ## execute: re-run every notebook in place so its committed outputs are fresh
 execute: $(VENV)/.book
@@ -35,14 +40,15 @@ execute: $(VENV)/.book
 		echo "executing $$nb"; \
 		SPARK_EDU_QUIET=1 $(BIN)/jupyter execute --inplace "$$nb" || exit 1; \
 	done
-	$(BIN)/python -c "from spark_edu.experiments.attention_from_scratch import render_attention; \
-		render_attention(length=8, masking='causal').savefig('book/images/attention-weights.png')"
-	$(BIN)/python -c "from spark_edu.reproduce import summary_figure; \
-		summary_figure('book/data/audit/claims.csv').savefig('book/images/verdicts.png')"
+	$(BIN)/python -c "from spark_edu.chapters.attention_from_scratch.figures import render; \
+		render(length=8, masking='causal').savefig('book/images/attention-weights.png')"
+	$(BIN)/python -c "from spark_edu.chapters.audit.figures import summary_figure; \
+		from spark_edu.results import data_dir; \
+		summary_figure(data_dir('audit') / 'claims.csv').savefig('book/images/verdicts.png')"
 
-## reproduce: re-measure every claim of both reports into book/data/audit (the audit chapter reads it)
+## reproduce: re-measure every claim of both reports into spark_edu/data/audit (the audit chapter reads it)
 reproduce: $(VENV)/.book
-	$(BIN)/python -m spark_edu reproduce --out book/data/audit
+	$(BIN)/python -m spark_edu reproduce --out spark_edu/data/audit
 
 ## browser: make sure a headless Chromium is there for the browser test (Debian package)
 browser:

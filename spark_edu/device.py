@@ -65,16 +65,28 @@ def quiet() -> bool:
 
 
 @contextlib.contextmanager
-def one_thread():
-    """Run torch on one intra-op thread, then restore the setting (also a decorator).
+def threads(n: int | None):
+    """Run torch on ``n`` intra-op threads, then restore the previous count (also a decorator).
 
-    The book's training runs use tiny matrices: a second thread buys nothing, float sums come
-    out bit-for-bit the same whatever the machine's thread count (stable printed tables), and
-    on a busy machine two threads per process were measured up to 10x slower.
+    ``n=None`` leaves the count as it is. Every place in the package that changes the thread
+    count goes through here, so the count a caller had always comes back, even after an error.
     """
+    if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1):
+        raise ValueError(f"threads must be None or a positive int, got {n!r}")
     previous = torch.get_num_threads()
-    torch.set_num_threads(1)
+    if n is not None:
+        torch.set_num_threads(n)
     try:
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+def one_thread():
+    """:func:`threads` (1): the book's training runs use tiny matrices.
+
+    A second thread buys nothing there, float sums come out bit-for-bit the same whatever the
+    machine's thread count (stable printed tables), and on a busy machine two threads per
+    process were measured up to 10x slower.
+    """
+    return threads(1)

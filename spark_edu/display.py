@@ -30,8 +30,9 @@ def show_source(obj) -> Source:
     return Source(textwrap.dedent(inspect.getsource(obj)).rstrip())
 
 
-def check_close(actual: torch.Tensor, expected: torch.Tensor, atol: float = 1e-5, rtol: float = 1e-5,
-                what: str = "values") -> str:
+def check_close(
+    actual: torch.Tensor, expected: torch.Tensor, atol: float = 1e-5, rtol: float = 1e-5, what: str = "values"
+) -> str:
     """Raise ``AssertionError`` unless the tensors agree; return a one-line stable summary."""
     if actual.shape != expected.shape:
         raise AssertionError(f"{what}: shapes differ, {tuple(actual.shape)} vs {tuple(expected.shape)}")

@@ -40,7 +40,8 @@ def check_beta(beta: float) -> float:
     except ValueError:
         raise ValueError(
             f"beta must lie in (-1, 1) (open): a softmax matrix has spectral radius 1, so the path "
-            f"series Σ (βA)^k converges iff |beta| < 1; got {beta!r}") from None
+            f"series Σ (βA)^k converges iff |beta| < 1; got {beta!r}"
+        ) from None
     return float(beta)
 
 
@@ -79,8 +80,10 @@ def check_convergence(A: torch.Tensor, beta: float) -> None:
         return
     rho = float(spectral_radius(A).max())
     if not abs(beta) * rho < 1:
-        raise ValueError(f"the path series needs rho(beta A) < 1, got |beta| * rho(A) = "
-                         f"{abs(beta)} * {rho:.4g} = {abs(beta) * rho:.4g}; choose |beta| < {1 / rho:.4g}")
+        raise ValueError(
+            f"the path series needs rho(beta A) < 1, got |beta| * rho(A) = "
+            f"{abs(beta)} * {rho:.4g} = {abs(beta) * rho:.4g}; choose |beta| < {1 / rho:.4g}"
+        )
 
 
 def prototype_beta_limit(A: torch.Tensor) -> float:
@@ -98,8 +101,9 @@ def _scale(beta: float, normalize: bool) -> float:
     return (1.0 - beta) if normalize else 1.0
 
 
-def resolvent(A: torch.Tensor, V: torch.Tensor, beta: float, normalize: bool = False,
-              triangular: bool = False, check: bool = True) -> torch.Tensor:
+def resolvent(
+    A: torch.Tensor, V: torch.Tensor, beta: float, normalize: bool = False, triangular: bool = False, check: bool = True
+) -> torch.Tensor:
     """Exact ``(I − βA)⁻¹ V`` (eq-fk-resolvent) by a linear solve, batched over leading dims.
 
     A: (..., T, T), V: (..., T, D) -> (..., T, D). Never forms the inverse: one LU
@@ -125,8 +129,9 @@ def _broadcast_batch(system: torch.Tensor, V: torch.Tensor) -> tuple[torch.Tenso
     return system.expand(*batch, *system.shape[-2:]), V.expand(*batch, *V.shape[-2:])
 
 
-def path_series(A: torch.Tensor, V: torch.Tensor, beta: float, hops: int, normalize: bool = False,
-                check: bool = True) -> torch.Tensor:
+def path_series(
+    A: torch.Tensor, V: torch.Tensor, beta: float, hops: int, normalize: bool = False, check: bool = True
+) -> torch.Tensor:
     """Truncated path sum ``Σ_{k=0}^{K} (βA)^k V`` (eq-fk-series) in Horner form.
 
     A: (..., T, T), V: (..., T, D) -> (..., T, D). ``hops = K`` matrix products, O(K·T²·D);
@@ -142,8 +147,7 @@ def path_series(A: torch.Tensor, V: torch.Tensor, beta: float, hops: int, normal
     return _scale(beta, normalize) * Y
 
 
-def series_error_bound(A: torch.Tensor, V: torch.Tensor, beta: float, hops: int,
-                       normalize: bool = False) -> float:
+def series_error_bound(A: torch.Tensor, V: torch.Tensor, beta: float, hops: int, normalize: bool = False) -> float:
     """Bound on ``max|resolvent − path_series|`` (eq-fk-bound).
 
     The tail is ``Σ_{k>K} (βA)^k V``; each product with ``A`` multiplies the largest entry by
@@ -167,9 +171,16 @@ def hops_for_tolerance(beta: float, rel_tol: float) -> int:
     return max(0, math.ceil(math.log(rel_tol * (1 - b)) / math.log(b) - 1))
 
 
-def fk_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, beta: float = 0.3,
-                 n_terms: int | None = None, mask: torch.Tensor | None = None,
-                 normalize: bool = True, causal: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+def fk_attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    beta: float = 0.3,
+    n_terms: int | None = None,
+    mask: torch.Tensor | None = None,
+    normalize: bool = True,
+    causal: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """FK attention on (..., T, D) queries, keys, values; returns ``(out, A)``.
 
     ``A = softmax(QKᵀ/√D + log M)`` (eq-attention-sdpa), then eq-fk-resolvent when
@@ -179,8 +190,10 @@ def fk_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, beta: float 
     for name, t in (("q", q), ("k", k), ("v", v)):
         check_finite(name, t)
     if not (q.shape == k.shape and q.shape[:-1] == v.shape[:-1]):
-        raise ValueError(f"q, k must have the same shape (..., T, D) and v (..., T, Dv); "
-                         f"got {tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}")
+        raise ValueError(
+            f"q, k must have the same shape (..., T, D) and v (..., T, Dv); "
+            f"got {tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}"
+        )
     if n_terms is not None:
         check_positive_int("n_terms", n_terms, minimum=0)
     T = q.shape[-2]
@@ -229,8 +242,15 @@ class FKAttention(nn.Module):
     an int K keeps paths of up to K hops.
     """
 
-    def __init__(self, d_model: int, n_heads: int, beta: float = 0.3, n_terms: int | None = None,
-                 causal: bool = True, normalize: bool = True):
+    def __init__(
+        self,
+        d_model: int,
+        n_heads: int,
+        beta: float = 0.3,
+        n_terms: int | None = None,
+        causal: bool = True,
+        normalize: bool = True,
+    ):
         super().__init__()
         check_positive_int("d_model", d_model)
         check_positive_int("n_heads", n_heads)
@@ -252,7 +272,9 @@ class FKAttention(nn.Module):
             raise ValueError(f"x must have shape (B, T, C), got {tuple(x.shape)}")
         B, T, C = x.shape
         H, D = self.n_heads, C // self.n_heads
-        q, k, v = (p(x).view(B, T, H, D).transpose(1, 2) for p in (self.q_proj, self.k_proj, self.v_proj))  # (B, H, T, D)
+        q, k, v = (
+            p(x).view(B, T, H, D).transpose(1, 2) for p in (self.q_proj, self.k_proj, self.v_proj)
+        )  # (B, H, T, D)
         c = self.config
         y, _ = fk_attention(q, k, v, c.beta, c.n_terms, mask, c.normalize, c.causal)  # (B, H, T, D)
         return self.out_proj(y.transpose(1, 2).reshape(B, T, C))  # (B, T, C)

@@ -14,27 +14,37 @@ CMAP_MASK = "Greys"  # boolean masks: black = attend
 CMAP_SIGNED = "RdBu_r"  # signed quantities (differences, residuals)
 
 #: Colours for methods that recur across chapters.
-COLORS = {"dense": "#4c72b0", "sparse": "#dd8452", "fk": "#55a868", "standard": "#4c72b0",
-          "baseline": "#8172b3", "verifier": "#c44e52", "claimed": "#937860", "measured": "#4c72b0"}
+COLORS = {
+    "dense": "#4c72b0",
+    "sparse": "#dd8452",
+    "fk": "#55a868",
+    "standard": "#4c72b0",
+    "baseline": "#8172b3",
+    "verifier": "#c44e52",
+    "claimed": "#937860",
+    "measured": "#4c72b0",
+}
 
 
 def use_book_style() -> None:
     """Modest DPI, readable fonts, light grid: small PNGs that read well on the page."""
     import matplotlib as mpl
 
-    mpl.rcParams.update({
-        "figure.dpi": 80,
-        "savefig.dpi": 80,
-        "figure.figsize": (6.4, 3.6),
-        "font.size": 10,
-        "axes.titlesize": 11,
-        "axes.grid": True,
-        "grid.alpha": 0.3,
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-        "legend.frameon": False,
-        "image.cmap": CMAP_WEIGHTS,
-    })
+    mpl.rcParams.update(
+        {
+            "figure.dpi": 80,
+            "savefig.dpi": 80,
+            "figure.figsize": (6.4, 3.6),
+            "font.size": 10,
+            "axes.titlesize": 11,
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "legend.frameon": False,
+            "image.cmap": CMAP_WEIGHTS,
+        }
+    )
 
 
 def subplots(nrows: int = 1, ncols: int = 1, width: float = 3.2, height: float = 3.0, **kwargs):
@@ -42,12 +52,22 @@ def subplots(nrows: int = 1, ncols: int = 1, width: float = 3.2, height: float =
     import matplotlib.pyplot as plt
 
     use_book_style()
-    return plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False,
-                        constrained_layout=True, **kwargs)
+    return plt.subplots(
+        nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False, constrained_layout=True, **kwargs
+    )
 
 
-def plot_matrix(ax, matrix: torch.Tensor, title: str = "", cmap: str = CMAP_WEIGHTS, vmin=None, vmax=None,
-                xlabel: str = "key position j", ylabel: str = "query position i", colorbar: bool = True):
+def plot_matrix(
+    ax,
+    matrix: torch.Tensor,
+    title: str = "",
+    cmap: str = CMAP_WEIGHTS,
+    vmin=None,
+    vmax=None,
+    xlabel: str = "key position j",
+    ylabel: str = "query position i",
+    colorbar: bool = True,
+):
     """Show a (queries × keys) matrix with gridlines when small; returns the image."""
     data = matrix.detach().float().cpu().numpy()
     image = ax.imshow(data, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest", aspect="auto")

@@ -49,6 +49,21 @@ class TrainHistory:
         return sum(self.losses[-tail:]) / tail
 
 
+@dataclass(frozen=True)
+class Step:
+    """What :func:`train` hands ``on_step`` after each update.
+
+    ``step`` counts the updates done so far (1 after the first); ``aux`` is the second item
+    when ``loss_fn`` returns ``(loss, aux)`` (for example the routing of the batch), else None.
+    """
+
+    step: int
+    loss: float
+    grad_norm: float
+    model: nn.Module
+    aux: object = None
+
+
 def progress(iterable, total: int | None = None, desc: str | None = None):
     """A tqdm.auto bar, or the bare iterable when quiet."""
     if quiet():
@@ -64,11 +79,14 @@ def train(
     loss_fn: Callable[[nn.Module, object], torch.Tensor],
     config: TrainConfig = TrainConfig(),
     desc: str = "training",
+    on_step: Callable[[Step], None] | None = None,
 ) -> TrainHistory:
     """Minimise ``loss_fn(model, make_batch(g))`` with AdamW for ``config.steps`` steps.
 
     ``make_batch`` receives a ``torch.Generator`` seeded with ``config.seed`` so batches are
-    reproducible; ``loss_fn`` returns a scalar tensor. Returns the loss and gradient history.
+    reproducible; ``loss_fn`` returns a scalar tensor, or ``(loss, aux)``. ``on_step`` (if given)
+    is called after every update with a :class:`Step`: the place for monitoring (evaluations,
+    routing loads), so a loss function never has to count calls. Returns the history.
     """
     generator = torch.Generator().manual_seed(config.seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -76,9 +94,9 @@ def train(
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / warmup))
     history = TrainHistory()
     model.train()
-    for _ in progress(range(config.steps), total=config.steps, desc=desc):
-        loss = loss_fn(model, make_batch(generator))
-        if loss.dim() != 0 or not torch.isfinite(loss):
+    for step in progress(range(1, config.steps + 1), total=config.steps, desc=desc):
+        loss, aux = _loss_and_aux(loss_fn(model, make_batch(generator)))
+        if not isinstance(loss, torch.Tensor) or loss.dim() != 0 or not torch.isfinite(loss):
             raise ValueError(f"loss_fn must return a finite scalar tensor, got {loss!r}")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -88,5 +106,16 @@ def train(
         scheduler.step()
         history.losses.append(loss.item())
         history.grad_norms.append(float(grad_norm))
+        if on_step is not None:
+            on_step(Step(step, history.losses[-1], history.grad_norms[-1], model, aux))
+            model.train()  # a monitor may have switched to eval mode
     model.eval()
     return history
+
+
+def _loss_and_aux(result) -> tuple[torch.Tensor, object]:
+    if isinstance(result, tuple):
+        if len(result) != 2:
+            raise ValueError(f"loss_fn must return a loss or a (loss, aux) pair, got a tuple of {len(result)}")
+        return result
+    return result, None

@@ -16,10 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from spark_edu.attention.dense import attention
+from spark_edu.attention.multihead import MultiHeadSelfAttention
 from spark_edu.validation import check_positive_int
 
 
@@ -46,45 +45,6 @@ class TransformerConfig:
     @property
     def ff_width(self) -> int:
         return self.d_ff if self.d_ff is not None else 4 * self.d_model
-
-
-class MultiHeadSelfAttention(nn.Module):
-    """``MHA(x) = concat_h softmax(Q_h K_hᵀ/√D + log M) V_h · W_O`` (eq-attention-sdpa per head).
-
-    ``reference=True`` uses :func:`spark_edu.attention.attention` (readable, returns weights);
-    the default uses ``F.scaled_dot_product_attention``; a test shows the two agree.
-    """
-
-    def __init__(self, d_model: int, n_heads: int, causal: bool = False, reference: bool = False):
-        super().__init__()
-        if d_model % n_heads:
-            raise ValueError(f"d_model ({d_model}) must be divisible by n_heads ({n_heads})")
-        self.n_heads, self.causal, self.reference = n_heads, causal, reference
-        self.qkv = nn.Linear(d_model, 3 * d_model, bias=False)
-        self.out = nn.Linear(d_model, d_model)
-
-    def split_heads(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(B, T, C) -> three (B, H, T, D) tensors q, k, v."""
-        B, T, C = x.shape
-        q, k, v = self.qkv(x).split(C, dim=-1)  # each (B, T, C)
-        return tuple(t.view(B, T, self.n_heads, C // self.n_heads).transpose(1, 2) for t in (q, k, v))
-
-    def merge_heads(self, y: torch.Tensor) -> torch.Tensor:
-        """(B, H, T, D) -> (B, T, C) through the output projection."""
-        B, H, T, D = y.shape
-        return self.out(y.transpose(1, 2).reshape(B, T, H * D))
-
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        q, k, v = self.split_heads(x)  # (B, H, T, D)
-        T = x.shape[1]
-        if self.causal:
-            causal = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()  # (T, T)
-            mask = causal if mask is None else mask & causal
-        if self.reference:
-            y, _ = attention(q, k, v, mask)  # (B, H, T, D)
-        else:
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (B, H, T, D)
-        return self.merge_heads(y)
 
 
 AttentionFactory = Callable[["TransformerConfig", int], nn.Module]
@@ -131,7 +91,9 @@ class Transformer(nn.Module):
     def hidden_states(self, tokens: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """(B, T) ids -> (B, T, C) final hidden states."""
         if tokens.dim() != 2 or tokens.dtype not in (torch.int32, torch.int64):
-            raise ValueError(f"tokens must be an integer tensor of shape (B, T), got {tuple(tokens.shape)} {tokens.dtype}")
+            raise ValueError(
+                f"tokens must be an integer tensor of shape (B, T), got {tuple(tokens.shape)} {tokens.dtype}"
+            )
         T = tokens.shape[1]
         if T > self.config.max_len:
             raise ValueError(f"sequence length {T} exceeds max_len={self.config.max_len}")

@@ -21,8 +21,7 @@ def check_ndim(name: str, tensor: torch.Tensor, allowed: Sequence[int]) -> None:
     """Reject a tensor whose number of dimensions is not in ``allowed``."""
     if tensor.dim() not in allowed:
         raise ValueError(
-            f"{name} must have {' or '.join(map(str, allowed))} dimensions, "
-            f"got shape {tuple(tensor.shape)}"
+            f"{name} must have {' or '.join(map(str, allowed))} dimensions, got shape {tuple(tensor.shape)}"
         )
 
 

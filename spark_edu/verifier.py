@@ -67,8 +67,10 @@ def run_stack(controls: torch.Tensor, values: torch.Tensor, stack_size: int = 16
     if controls.shape[-1] != 3:
         raise ValueError(f"controls must have 3 entries (push, pop, no-op) on the last axis, got {controls.shape[-1]}")
     if controls.shape[:2] != values.shape[:2]:
-        raise ValueError(f"controls and values must have the same (batch, length), got "
-                         f"{tuple(controls.shape[:2])} and {tuple(values.shape[:2])}")
+        raise ValueError(
+            f"controls and values must have the same (batch, length), got "
+            f"{tuple(controls.shape[:2])} and {tuple(values.shape[:2])}"
+        )
     if controls.shape[1] < 1:
         raise ValueError("the sequence must have at least one step, got length 0")
     check_finite("controls", controls)
@@ -163,7 +165,9 @@ class VerifierHead(nn.Module):
         self.value = nn.Linear(d_model, element_dim)
         self.readout = Readout(d_model + element_dim + 2, hidden, predict_depth=False)  # reads [h_t ; r_t ; d_t]
 
-    def forward(self, hidden_states: torch.Tensor, mask: torch.Tensor | None = None, hard: bool = False) -> VerifierOutput:
+    def forward(
+        self, hidden_states: torch.Tensor, mask: torch.Tensor | None = None, hard: bool = False
+    ) -> VerifierOutput:
         """``hard=True`` replaces ``a_t`` by its arg-max (a discrete stack, for evaluation)."""
         check_ndim("hidden_states", hidden_states, (3,))
         B, T, C = hidden_states.shape
@@ -185,9 +189,15 @@ class VerifierHead(nn.Module):
         return VerifierOutput(controls, stacks, tops, depth_t, depth, step_logits, valid_logits)
 
 
-def verifier_loss(depth: torch.Tensor, step_logits: torch.Tensor, valid_logits: torch.Tensor,
-                  depth_target: torch.Tensor, prefix_ok: torch.Tensor, valid: torch.Tensor,
-                  mask: torch.Tensor) -> torch.Tensor:
+def verifier_loss(
+    depth: torch.Tensor,
+    step_logits: torch.Tensor,
+    valid_logits: torch.Tensor,
+    depth_target: torch.Tensor,
+    prefix_ok: torch.Tensor,
+    valid: torch.Tensor,
+    mask: torch.Tensor,
+) -> torch.Tensor:
     """Sequence BCE + per-step BCE (prefix valid) + per-step MSE (depth), averaged over real steps.
 
     Works for any model that emits the three predictions (the verifier head and the
@@ -196,6 +206,8 @@ def verifier_loss(depth: torch.Tensor, step_logits: torch.Tensor, valid_logits: 
     m = mask.to(depth.dtype)  # (B, T)
     n = m.sum().clamp_min(1.0)
     seq = F.binary_cross_entropy_with_logits(valid_logits, valid.to(valid_logits.dtype))
-    step = (F.binary_cross_entropy_with_logits(step_logits, prefix_ok.to(step_logits.dtype), reduction="none") * m).sum() / n
+    step = (
+        F.binary_cross_entropy_with_logits(step_logits, prefix_ok.to(step_logits.dtype), reduction="none") * m
+    ).sum() / n
     dep = (((depth - depth_target.to(depth.dtype)) ** 2) * m).sum() / n
     return seq + step + dep

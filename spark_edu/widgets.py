@@ -31,8 +31,14 @@ def slider(value, low, high, step=None, description: str = ""):
     import ipywidgets as widgets
 
     cls = widgets.IntSlider if isinstance(value, int) and not isinstance(value, bool) else widgets.FloatSlider
-    kwargs = {"value": value, "min": low, "max": high, "continuous_update": False,
-              "description": description, "style": {"description_width": "initial"}}
+    kwargs = {
+        "value": value,
+        "min": low,
+        "max": high,
+        "continuous_update": False,
+        "description": description,
+        "style": {"description_width": "initial"},
+    }
     if step is not None:
         kwargs["step"] = step
     return cls(**kwargs)
@@ -42,8 +48,12 @@ def choice(options, value=None, description: str = ""):
     """A dropdown over ``options``."""
     import ipywidgets as widgets
 
-    return widgets.Dropdown(options=options, value=value if value is not None else list(options)[0],
-                            description=description, style={"description_width": "initial"})
+    return widgets.Dropdown(
+        options=options,
+        value=value if value is not None else list(options)[0],
+        description=description,
+        style={"description_width": "initial"},
+    )
 
 
 def toggle(value: bool, description: str = ""):

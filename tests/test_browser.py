@@ -23,8 +23,14 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
 OUTPUT = ROOT / "test-output"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 pytestmark = pytest.mark.browser
 
@@ -122,8 +128,13 @@ def visit(browser, url: str, screenshot: Path | None = None) -> dict:
         screenshot.parent.mkdir(exist_ok=True)
         page.screenshot(path=str(screenshot), full_page=True)
     context.close()
-    return {"status": response.status if response else None, "errors": errors, "aborted": aborted,
-            "images": images, "title": title}
+    return {
+        "status": response.status if response else None,
+        "errors": errors,
+        "aborted": aborted,
+        "images": images,
+        "title": title,
+    }
 
 
 @pytest.mark.parametrize("page", toc_pages())

@@ -6,8 +6,18 @@ from pathlib import Path
 
 import pytest
 
-from spark_edu.claims import (CLAIMS, DIFFERS, NOT_AS_STATED, REPRODUCED, Claim, Measurement, claims_for,
-                              compare, format_value, verdict)
+from spark_edu.claims import (
+    CLAIMS,
+    DIFFERS,
+    NOT_AS_STATED,
+    REPRODUCED,
+    Claim,
+    Measurement,
+    claims_for,
+    compare,
+    format_value,
+    verdict,
+)
 
 REPORTS = Path(__file__).resolve().parents[2] / "shared" / "reports"
 
@@ -33,7 +43,7 @@ def test_registry_holds_every_table_number():
 def test_every_decimal_in_the_reports_tables_is_registered():
     registered = set()
     for c in CLAIMS.values():
-        for v in (c.claimed if isinstance(c.claimed, tuple) else (c.claimed,)):
+        for v in c.claimed if isinstance(c.claimed, tuple) else (c.claimed,):
             if not isinstance(v, bool):
                 registered.add(round(abs(float(v)), 3))
         # conditions such as noise levels are part of the quantity's name
@@ -83,13 +93,17 @@ def test_measurement_validation():
 
 
 def test_comparison_table_renders_stably():
-    table = compare([
-        Measurement("spark.fk.fk_accuracy", 0.99, 0.97, 1.0),
-        Measurement("modular.truth.auc", 0.91, as_stated=False, reason="typed in"),
-    ])
+    table = compare(
+        [
+            Measurement("spark.fk.fk_accuracy", 0.99, 0.97, 1.0),
+            Measurement("modular.truth.auc", 0.91, as_stated=False, reason="typed in"),
+        ]
+    )
     text = repr(table)
     assert "reproduced" in text and "not reproducible as stated" in text and "(typed in)" in text
     assert table.counts() == {REPRODUCED: 1, DIFFERS: 0, NOT_AS_STATED: 1}
     assert "<table" in table._repr_html_()
     assert format_value(643272.0) == "643,272" and format_value(46.1) == "46.1" and format_value(1e-5) == "1e-05"
-    assert format_value(0.8470) == "0.847" and format_value(True) == "yes" and format_value((0.26, 0.64)) == "0.26 to 0.64"
+    assert (
+        format_value(0.8470) == "0.847" and format_value(True) == "yes" and format_value((0.26, 0.64)) == "0.26 to 0.64"
+    )

@@ -2,11 +2,11 @@
 gradients, masking, the module as an attention factory, and bad input."""
 
 import math
+from dataclasses import replace
 
 import pytest
 import torch
 
-from spark_edu import measure
 from spark_edu.attention import attention
 from spark_edu.fk_attention import (
     FKAttention,
@@ -110,7 +110,7 @@ def test_hops_for_tolerance_is_the_smallest_sufficient_k():
         K = hops_for_tolerance(beta, 1e-3)
         b = abs(beta)
         assert b ** (K + 1) / (1 - b) <= 1e-3
-        assert K == 0 or b ** K / (1 - b) > 1e-3
+        assert K == 0 or b**K / (1 - b) > 1e-3
 
 
 # --- convergence ----------------------------------------------------------------------------
@@ -308,41 +308,38 @@ def test_task_bad_config():
 
 
 # --- the experiments' statistics and claims -------------------------------------------------
-from spark_edu.experiments import fk_attention as fx  # noqa: E402
+from spark_edu.chapters.fk_attention import experiments  # noqa: E402
+from spark_edu.chapters.fk_attention.commands import COMMANDS  # noqa: E402
+from spark_edu.chapters.fk_attention.experiments import (  # noqa: E402
+    KINDS,
+    PrototypeSetting,
+    pointer_model,
+    prototype_setting,
+)
+from spark_edu.chapters.fk_attention.figures import chain_resolvent, render  # noqa: E402
+from spark_edu.chapters.fk_attention.sweep import load_records, save_records, summarize  # noqa: E402
 
 
-def test_t_quantiles_match_scipy():
-    stats = pytest.importorskip("scipy.stats")
-    for df, t in measure._T975.items():
-        assert abs(t - stats.t.ppf(0.975, df)) < 5e-4
-
-
-def test_mean_ci_against_scipy_and_clipping():
-    stats = pytest.importorskip("scipy.stats")
-    values = [0.70, 0.82, 0.91, 0.64]
-    mean, low, high = fx.mean_ci(values)
-    ref_low, ref_high = stats.t.interval(0.95, len(values) - 1, loc=mean, scale=stats.sem(values))
-    assert abs(low - ref_low) < 1e-3 and abs(high - ref_high) < 1e-3
-    assert fx.mean_ci([1.0, 1.0, 1.0]) == (1.0, 1.0, 1.0)
-    assert fx.mean_ci([0.99, 0.5])[2] == 1.0  # clipped to an accuracy's range
-    with pytest.raises(ValueError, match="empty"):
-        fx.mean_ci([])
-
-
-def test_prototype_label_is_constant():
-    g = torch.Generator().manual_seed(0)
-    for length in (16, 20):
-        x = torch.randint(1, 49, (100, length), generator=g)
-        assert set(fx.prototype_label(x).tolist()) == {0}  # the benchmark's "reachability" never varies
+@pytest.mark.parametrize("kind", KINDS)
+def test_prototype_benchmark_is_solved_by_the_length_alone(kind):
+    """Trained at length 16, both models score 1.0 at the even test length 20 and 0.0 at length 21:
+    they learned one class, not the content, because the benchmark's label is ``len(x) % 2``."""
+    small = PrototypeSetting(d_model=16, steps=10, lr=0.05)
+    assert prototype_setting(kind, 0, small) == 1.0
+    assert prototype_setting(kind, 0, replace(small, test_len=21)) == 0.0
+    with pytest.raises(ValueError, match="kind"):
+        prototype_setting("linear", 0, small)
 
 
 def test_reproduce_covers_every_claim(monkeypatch):
     from spark_edu.claims import claims_for, compare
 
-    monkeypatch.setattr(fx, "prototype_setting", lambda kind, seed: 1.0)
+    monkeypatch.setattr(experiments, "prototype_setting", lambda kind, seed: 1.0)
     fake = {"standard": [1.0, 1.0, 1.0], "fk": [0.8, 0.9, 0.7]}
-    monkeypatch.setattr(fx, "pointer_run", lambda kind, layers, hops, seed, run: {"accuracy": fake[kind][seed]})
-    measurements = fx.reproduce(quick=True)
+    monkeypatch.setattr(
+        experiments, "pointer_run", lambda kind, layers, hops, seed, run: {"accuracy": fake[kind][seed]}
+    )
+    measurements = experiments.reproduce(quick=True)
     assert [m.key for m in measurements] == [c.key for c in claims_for("fk_attention")]
     by_key = {m.key: m for m in measurements}
     assert abs(by_key["spark.fk.improvement"].value - (-0.2)) < 1e-12
@@ -352,21 +349,56 @@ def test_reproduce_covers_every_claim(monkeypatch):
 
 
 def test_sweep_summary_and_csv_round_trip(tmp_path):
-    records = [{"kind": k, "layers": 1, "hops": 2, "seed": s, "accuracy": a, "final_loss": 0.1, "parameters": 10, "steps": 5}
-               for k, accs in (("fk", (0.2, 0.3)), ("standard", (0.9, 1.0))) for s, a in enumerate(accs)]
-    path = fx.save_records(records, tmp_path / "sweep.csv")
-    rows = fx.summarize(fx.load_records(path))
+    records = [
+        {"kind": k, "layers": 1, "hops": 2, "seed": s, "accuracy": a, "final_loss": 0.1, "parameters": 10, "steps": 5}
+        for k, accs in (("fk", (0.2, 0.3)), ("standard", (0.9, 1.0)))
+        for s, a in enumerate(accs)
+    ]
+    path = save_records(records, tmp_path / "sweep.csv")
+    rows = summarize(load_records(path))
     assert [(r["kind"], r["seeds"]) for r in rows] == [("fk", 2), ("standard", 2)]
     assert abs(rows[0]["mean"] - 0.25) < 1e-12 and rows[1]["high"] == 1.0
 
 
+def test_shipped_sweep_loads_from_any_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    records = load_records()
+    assert len(records) == 36 and {r["kind"] for r in records} == set(KINDS)
+    assert {(r["hops"], r["layers"]) for r in records} == {(k, n) for k in (1, 2, 3) for n in (1, 2)}
+
+
+def test_command_options_and_bad_hops(tmp_path):
+    import argparse
+
+    from spark_edu import results
+
+    ((words, command),) = COMMANDS.items()
+    assert words == ("run", "fk_attention")
+    parser = argparse.ArgumentParser()
+    command.configure(parser)
+    assert all(action.help for action in parser._actions)
+    args = parser.parse_args([])
+    assert args.out == results.data_dir("fk_attention") and args.steps == 1000 and args.hops == [1, 2, 3]
+    with pytest.raises(ValueError, match="hops must be < n_nodes"):
+        command.run(parser.parse_args(["--hops", "1", "8", "--out", str(tmp_path)]))
+    assert not (tmp_path / "sweep.csv").exists()  # checked before anything is written
+
+
 def test_pointer_models_have_matched_parameters():
     for layers in (1, 2):
-        counts = {kind: count_parameters(fx.pointer_model(kind, layers, hops=2)) for kind in fx.KINDS}
+        counts = {kind: count_parameters(pointer_model(kind, layers, hops=2)) for kind in KINDS}
         assert counts["standard"] == counts["fk"]
 
 
 def test_chain_resolvent_is_geometric_along_the_chain():
-    R = fx.chain_resolvent(0.5, n_nodes=6, normalize=False)
-    assert abs(float(R[0, 3]) - 0.5 ** 3) < 1e-12 and float(R[3, 0]) == 0.0
-    torch.testing.assert_close(fx.chain_resolvent(0.5, 6).sum(-1), torch.ones(6, dtype=torch.float64))
+    R = chain_resolvent(0.5, n_nodes=6, normalize=False)
+    assert abs(float(R[0, 3]) - 0.5**3) < 1e-12 and float(R[3, 0]) == 0.0
+    torch.testing.assert_close(chain_resolvent(0.5, 6).sum(-1), torch.ones(6, dtype=torch.float64))
+
+
+def test_render_draws_the_widget_figure():
+    import matplotlib.pyplot as plt
+
+    figure = render(beta=0.6, n_terms=2, n_nodes=5)
+    assert len(figure.axes) == 4  # series, exact (with its colour bar), node 0's row
+    plt.close(figure)

@@ -7,7 +7,8 @@ import torch
 
 from spark_edu.device import cpu_capability, describe_environment, get_device, seed_everything
 from spark_edu.display import check_close, check_shape, show_source
-from spark_edu.experiments.attention_from_scratch import loglog_slope, measure_dense_scaling, render_attention
+from spark_edu.chapters.attention_from_scratch.experiments import loglog_slope, measure_dense_scaling
+from spark_edu.chapters.attention_from_scratch.figures import render
 from spark_edu.measure import peak_memory_bytes, time_it
 from spark_edu.train import TrainConfig, train
 from spark_edu.transformer import Transformer, TransformerConfig, count_parameters
@@ -101,18 +102,20 @@ def test_dense_scaling_memory_is_quadratic():
 
 
 def test_render_attention_and_widget_builds():
-    fig = render_attention(length=5, masking="none")
+    fig = render(length=5, masking="none")
     assert len(fig.axes) >= 3
     with pytest.raises(ValueError, match="masking"):
-        render_attention(masking="diagonal")
+        render(masking="diagonal")
     from spark_edu.widgets import choice, interactive, slider
 
-    widget = interactive(render_attention, length=slider(6, 2, 10), masking=choice(["causal", "none"]))
+    widget = interactive(render, length=slider(6, 2, 10), masking=choice(["causal", "none"]))
     assert widget.children[0].value == 6
 
 
 def test_display_helpers():
-    assert "def attention_weights" in repr(show_source(render_attention.__globals__["attention"].__globals__["attention_weights"]))
+    assert "def attention_weights" in repr(
+        show_source(render.__globals__["attention"].__globals__["attention_weights"])
+    )
     assert "✓" in check_shape(torch.zeros(2, 3), (2, 3))
     with pytest.raises(AssertionError, match="expected shape"):
         check_shape(torch.zeros(2, 3), (3, 2))

@@ -6,12 +6,21 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from spark_edu.experiments.spark_model import (RunConfig, component_effects, datasets, fk_bounds,
-                                              gradients_reach_components, mean_interval, next_token_loss)
+from spark_edu.chapters.spark_model.commands import COMMANDS
+from spark_edu.chapters.spark_model.experiments import component_effects, gradients_reach_components
+from spark_edu.chapters.spark_model.training import RunConfig, datasets, fk_bounds, next_token_loss, train_run
 from spark_edu.fk_attention import FKAttention
-from spark_edu.model import (COMPONENTS, SparkConfig, build, matched_standard, original_breakdown, parameter_breakdown,
-                             parameter_count, preset)
-from spark_edu.spd_router import SPDRouter
+from spark_edu.model import (
+    COMPONENTS,
+    SparkConfig,
+    build,
+    matched_standard,
+    original_breakdown,
+    parameter_breakdown,
+    parameter_count,
+    preset,
+)
+from spark_edu.spd.router import SPDRouter
 from spark_edu.tasks.palindromes import PalindromeConfig, make_dataset, predictable_mask
 from spark_edu.transformer import MultiHeadSelfAttention, Transformer, count_parameters
 from spark_edu.verifier import VerifierHead
@@ -36,7 +45,9 @@ def test_preset_parameter_count_and_breakdown():
     for key in theirs:
         if key not in ("verifier head (per layer)", "total"):
             assert ours[key] == theirs[key], key
-    assert ours["total"] - theirs["total"] == 2 * (ours["verifier head (per layer)"] - theirs["verifier head (per layer)"])
+    assert ours["total"] - theirs["total"] == 2 * (
+        ours["verifier head (per layer)"] - theirs["verifier head (per layer)"]
+    )
     assert model.head.weight is model.tok_emb.weight  # tied: counted once
 
 
@@ -52,7 +63,7 @@ def test_each_component_switches(components):
     tokens = torch.randint(0, config.vocab_size, (3, 10))
     logits = model(tokens)
     assert logits.shape == (3, 10, config.vocab_size)
-    assert bool((model.separation_loss() != 0)) == ("spd" in components)
+    assert bool(model.separation_loss() != 0) == ("spd" in components)
 
 
 def test_no_components_is_the_standard_transformer():
@@ -87,7 +98,10 @@ def test_matched_standard_is_within_a_tenth_of_a_percent():
 def test_a_training_step_reduces_the_loss_on_a_tiny_batch():
     model = build(TINY, 0)
     g = torch.Generator().manual_seed(0)
-    x, y = torch.randint(0, TINY.vocab_size, (4, 12), generator=g), torch.randint(0, TINY.vocab_size, (4, 12), generator=g)
+    x, y = (
+        torch.randint(0, TINY.vocab_size, (4, 12), generator=g),
+        torch.randint(0, TINY.vocab_size, (4, 12), generator=g),
+    )
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     losses = []
     for _ in range(5):
@@ -111,8 +125,10 @@ def test_determinism_under_a_seed():
     a, b = build(TINY, 3), build(TINY, 3)
     torch.testing.assert_close(a(tokens), b(tokens), rtol=0, atol=0)
     assert not torch.equal(a(tokens), build(TINY, 4)(tokens))
-    d1, d2 = make_dataset(PalindromeConfig(), torch.Generator().manual_seed(5)), make_dataset(
-        PalindromeConfig(), torch.Generator().manual_seed(5))
+    d1, d2 = (
+        make_dataset(PalindromeConfig(), torch.Generator().manual_seed(5)),
+        make_dataset(PalindromeConfig(), torch.Generator().manual_seed(5)),
+    )
     assert torch.equal(d1.tokens, d2.tokens)
 
 
@@ -147,8 +163,6 @@ def test_component_effects_pair_within_seeds():
     effects = component_effects(records)
     assert effects["spd"] == pytest.approx((0.2, 0.2, 0.2))
     assert effects["fk"][0] == pytest.approx(0.0) and effects["verifier"][0] == pytest.approx(0.0)
-    m, lo, hi = mean_interval([1.0, 2.0, 3.0])
-    assert m == 2.0 and lo == pytest.approx(2 - 4.303 / 3 ** 0.5) and hi == pytest.approx(2 + 4.303 / 3 ** 0.5)
 
 
 def test_bad_input():
@@ -180,3 +194,28 @@ def test_datasets_are_seeded_and_disjoint_draws():
     assert len(train) == 800 and len(test) == 50
     assert abs(float(train.is_palindrome.float().mean()) - 0.3) < 1e-6
     assert F.one_hot(train.tokens, 50).sum() == train.tokens.numel()
+
+
+def test_train_run_monitors_before_training_every_few_steps_and_at_the_end():
+    data = PalindromeConfig(n_sequences=40, length=12, vocab_size=TINY.vocab_size)
+    record = train_run(TINY, 0, RunConfig(steps=5, evals=2, n_test=20, data=data))
+    assert [p["step"] for p in record["curve"]] == [0, 2, 4, 5]  # every = 5 // 2 = 2, below 5, then the end
+    assert [b["step"] for b in record["fk_bounds"]] == [0, 2, 4, 5]
+    assert len(record["losses"]) == len(record["grad_norms"]) == 5
+    assert record["curve"][-1] == {"step": 5, **record["final"]}
+
+
+def test_run_command_options_all_have_help():
+    import argparse
+
+    ((words, command),) = COMMANDS.items()
+    assert words == ("run", "spark_model")
+    parser = argparse.ArgumentParser()
+    command.configure(parser)
+    assert all(action.help for action in parser._actions)
+    args = parser.parse_args(["--quick", "--workers", "2", "--no-timings"])
+    assert args.quick and args.workers == 2 and args.no_timings and not args.timings_only
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--no-timings", "--timings-only"])
+    with pytest.raises(ValueError, match="--timings-only needs an existing"):
+        command.run(parser.parse_args(["--timings-only", "--out", "/nonexistent/spark_model"]))

@@ -8,11 +8,33 @@ import pytest
 import torch
 from scipy.stats import entropy
 
-from spark_edu.moe import (DISPATCH, Experts, MoEConfig, MoELayer, Router, RouterConfig, Routing, balance_cv,
-                           balance_entropy, coefficient_of_variation, dense_gates, dispatch_dense, dispatch_loop,
-                           dispatch_sorted, dropped_rate, expert_capacity, expert_specialisation, load_balancing_loss,
-                           load_fractions, max_violation, normalised_mutual_information, router_z_loss,
-                           routing_matrix, specialisation, top_k_routing)
+from spark_edu.moe import (
+    DISPATCH,
+    Experts,
+    MoEConfig,
+    MoELayer,
+    Router,
+    RouterConfig,
+    Routing,
+    balance_cv,
+    balance_entropy,
+    coefficient_of_variation,
+    dense_gates,
+    dispatch_dense,
+    dispatch_loop,
+    dispatch_sorted,
+    dropped_rate,
+    expert_capacity,
+    expert_specialisation,
+    load_balancing_loss,
+    load_fractions,
+    max_violation,
+    normalised_mutual_information,
+    router_z_loss,
+    routing_matrix,
+    specialisation,
+    top_k_routing,
+)
 
 E = 8
 
@@ -230,8 +252,9 @@ def test_dispatch_agrees_with_dense_oracle_in_values_and_gradients(path, k, capa
 def test_dense_oracle_against_per_token_sum():
     x, _, experts, routing = make_problem(T=5)
     for t in range(5):
-        expected = sum(routing.gates[t, j] * experts.expert(int(routing.indices[t, j]), x[t:t + 1])[0]
-                       for j in range(routing.k))
+        expected = sum(
+            routing.gates[t, j] * experts.expert(int(routing.indices[t, j]), x[t : t + 1])[0] for j in range(routing.k)
+        )
         torch.testing.assert_close(dispatch_dense(x, routing, experts)[t], expected)
     assert torch.equal(dense_gates(routing).count_nonzero(-1), torch.full((5,), 2))
 
@@ -314,8 +337,9 @@ def test_bad_config_and_metric_input():
     with pytest.raises(ValueError, match="indices must lie in"):
         load_fractions(torch.tensor([[0, 9]]), E)
     with pytest.raises(ValueError, match="weight must be"):
-        routing_matrix(torch.zeros(2, dtype=torch.long), torch.zeros(2, 1, dtype=torch.long), torch.ones(2, 1), 2, 2,
-                       weight="mean")
+        routing_matrix(
+            torch.zeros(2, dtype=torch.long), torch.zeros(2, 1, dtype=torch.long), torch.ones(2, 1), 2, 2, weight="mean"
+        )
     with pytest.raises(ValueError, match="alpha"):
         load_balancing_loss(torch.full((4, E), 1 / E), torch.zeros(4, 1, dtype=torch.long), alpha=-1)
 
@@ -344,7 +368,9 @@ def test_task_is_seeded_and_category_is_readable():
     # the label follows the category's own rule
     rule = torch.einsum("njd,nd->nj", task.rules[a.category], a.x - 3.0 * task.signatures[a.category]).argmax(-1)
     assert torch.equal(rule, a.y)
-    assert task.describe(a, 0).endswith(f"class {int(a.y[0])}") and CATEGORIES[int(a.category[0])] in task.describe(a, 0)
+    assert task.describe(a, 0).endswith(f"class {int(a.y[0])}") and CATEGORIES[int(a.category[0])] in task.describe(
+        a, 0
+    )
 
 
 def test_task_bad_config():
@@ -356,7 +382,7 @@ def test_task_bad_config():
 
 def test_reproduce_returns_one_measurement_per_claim_from_a_small_sweep():
     from spark_edu.claims import claims_for, compare
-    from spark_edu.experiments.moe import SETTINGS, reproduce, sweep
+    from spark_edu.chapters.moe.experiments import SETTINGS, reproduce, sweep
 
     results = sweep(SETTINGS, seeds=(0, 1), steps=15)
     measurements = reproduce(results=results)
@@ -375,7 +401,7 @@ def test_render_returns_a_figure():
     import matplotlib
 
     matplotlib.use("Agg")
-    from spark_edu.experiments.moe import render
+    from spark_edu.chapters.moe.figures import render
 
     fig = render(k=1, n_experts=4, alpha=0.0, noise=1.0, capacity_factor=1.0, steps=12)
     assert len(fig.axes) >= 2
@@ -385,13 +411,35 @@ def test_render_returns_a_figure():
 
 
 def test_bench_runs_small_and_writes_json(tmp_path, capsys):
-    from spark_edu.bench.__main__ import main
+    from spark_edu.__main__ import main
 
     out = tmp_path / "moe.json"
-    assert main(["moe", "--tokens", "64", "--d-model", "16", "--d-hidden", "32", "--repeats", "1",
-                 "--peak-size", "32", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                "moe",
+                "--tokens",
+                "64",
+                "--d-model",
+                "16",
+                "--d-hidden",
+                "32",
+                "--repeats",
+                "1",
+                "--peak-size",
+                "32",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     result = json.loads(out.read_text())
     assert set(result["median_ms"]) == {"route", "permute", "loop", "sorted", "ideal", "dense", "peak"}
     assert all(v > 0 for v in result["ratios"].values()) and 0 < result["routing_share"] < 1
     assert "CPU capability" in capsys.readouterr().out
-    assert main(["moe", "--tokens", "3", "--repeats", "1"]) == 2  # 3·2 tokens do not split over 8 experts
+    with pytest.raises(SystemExit) as exit_info:  # 3·2 tokens do not split over 8 experts: one line, exit 2
+        main(["bench", "moe", "--tokens", "3", "--repeats", "1"])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith("python -m spark_edu bench moe: error: tokens")

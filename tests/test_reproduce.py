@@ -9,21 +9,25 @@ import types
 
 import pytest
 
-from spark_edu import reproduce as rep
+from spark_edu.chapters.audit import reproduce as rep
 from spark_edu.__main__ import main
 from spark_edu.claims import CLAIMS, Measurement, claims_for, verdict
 
 
 def _fake_chapter(monkeypatch, chapter, answer):
-    module = types.ModuleType(f"spark_edu.experiments.{chapter}")
+    module = types.ModuleType(f"spark_edu.chapters.{chapter}.experiments")
     module.reproduce = answer
     monkeypatch.setitem(sys.modules, module.__name__, module)
 
 
 def _answers(quick=False):
     keys = [c.key for c in claims_for("moe")]
-    return [Measurement(keys[0], 8.0), Measurement(keys[1], 2.0, 1.5, 2.5),
-            Measurement(keys[2], 0.5, 0.4, 0.6), Measurement(keys[3], None, as_stated=False, reason="undefined")]
+    return [
+        Measurement(keys[0], 8.0),
+        Measurement(keys[1], 2.0, 1.5, 2.5),
+        Measurement(keys[2], 0.5, 0.4, 0.6),
+        Measurement(keys[3], None, as_stated=False, reason="undefined"),
+    ]
 
 
 def test_reproduce_writes_consistent_csv_and_markdown(tmp_path, monkeypatch):

@@ -245,8 +245,11 @@ def test_kernels_on_cuda_match_cpu():  # pragma: no cover - needs a GPU
     q, k, v = qkv(length, torch.float32)
     ref = oracle(q, k, v, predicate)
     qc, kc, vc = (t.cuda() for t in (q, k, v))
-    for out in (block_sparse_attention(qc, kc, vc, layout), gathered_block_attention(qc, kc, vc, layout),
-                flex_sparse_attention(qc, kc, vc, flex_block_mask(predicate, length, length, BLOCK, "cuda"))):
+    for out in (
+        block_sparse_attention(qc, kc, vc, layout),
+        gathered_block_attention(qc, kc, vc, layout),
+        flex_sparse_attention(qc, kc, vc, flex_block_mask(predicate, length, length, BLOCK, "cuda")),
+    ):
         torch.testing.assert_close(out.cpu(), ref, atol=1e-4, rtol=1e-4)
     qg, kg, vg = (t.cuda().requires_grad_() for t in (q, k, v))  # flex has a backward on CUDA
     flex_sparse_attention(qg, kg, vg, flex_block_mask(predicate, length, length, BLOCK, "cuda")).sum().backward()
@@ -283,22 +286,33 @@ def test_kernels_reject_bad_input():
         with pytest.raises(ValueError, match="4-d"):
             flex_sparse_attention(q[0], k[0], v[0])
         with pytest.raises(ValueError, match="block_mask was built"):
-            flex_sparse_attention(q[..., :32, :], k[..., :32, :], v[..., :32, :],
-                                  flex_block_mask(masks.causal, 64, 64, BLOCK), compiled=False)
+            flex_sparse_attention(
+                q[..., :32, :],
+                k[..., :32, :],
+                v[..., :32, :],
+                flex_block_mask(masks.causal, 64, 64, BLOCK),
+                compiled=False,
+            )
 
 
 # --- the benchmark, the task and the sparse layer -------------------------------------------
 
 
 def test_benchmark_rows_ratios_and_csv_round_trip(tmp_path):
-    from spark_edu.bench import attention as bench
+    from spark_edu.chapters.sparse_attention import bench
 
-    config = bench.BenchConfig(lengths=(96,), patterns=("local90", "block70"),
-                               paths=("sdpa", "masked_sdpa", "readable", "gathered", "band"),
-                               block_size=32, repeats=1, memory=False)
+    config = bench.BenchConfig(
+        lengths=(96,),
+        patterns=("local90", "block70"),
+        paths=("sdpa", "masked_sdpa", "readable", "gathered", "band"),
+        block_size=32,
+        repeats=1,
+        memory=False,
+    )
     rows = bench.run(config)
-    assert {(r.pattern, r.path) for r in rows} == {
-        ("local90", p) for p in config.paths} | {("block70", p) for p in config.paths if p != "band"}
+    assert {(r.pattern, r.path) for r in rows} == {("local90", p) for p in config.paths} | {
+        ("block70", p) for p in config.paths if p != "band"
+    }
     for r in rows:
         assert r.ratio == pytest.approx(r.sdpa_ms / r.median_ms)
         assert r.fraction_of_bound == pytest.approx(r.ratio / r.bound)
@@ -311,7 +325,12 @@ def test_benchmark_rows_ratios_and_csv_round_trip(tmp_path):
     assert again[0].ratio == pytest.approx(rows[0].ratio, rel=1e-5)
     with pytest.raises(ValueError, match="unknown"):
         bench.BenchConfig(patterns=("nope",))
-    assert bench.main(["--device", "cuda"]) == 0 or torch.cuda.is_available()
+    if not torch.cuda.is_available():
+        from spark_edu.__main__ import main
+
+        with pytest.raises(SystemExit) as exit_info:  # a one-line error, exit status 2
+            main(["bench", "attention", "--device", "cuda"])
+        assert exit_info.value.code == 2
 
 
 def test_lag_copy_task_and_its_bad_input():
@@ -327,7 +346,7 @@ def test_lag_copy_task_and_its_bad_input():
 
 def test_block_sparse_layer_with_every_tile_kept_equals_the_dense_layer():
     from spark_edu.attention.layer import BlockSparseSelfAttention
-    from spark_edu.transformer import MultiHeadSelfAttention
+    from spark_edu.attention.multihead import MultiHeadSelfAttention
 
     length = 40
     layout = BlockLayout.from_predicate(masks.full, length, length, BLOCK)
@@ -335,8 +354,42 @@ def test_block_sparse_layer_with_every_tile_kept_equals_the_dense_layer():
     sparse.load_state_dict(dense.state_dict())
     x = torch.randn(2, length, 32)
     torch.testing.assert_close(sparse(x), dense(x), atol=1e-5, rtol=1e-5)
-    with pytest.raises(ValueError, match="layout is for"):
+    with pytest.raises(ValueError, match=r"x must have shape \(B, 40, C\)"):
         sparse(x[:, :30])
+
+
+def _tensors(value, prefix=""):
+    """Every tensor reachable from a module's attributes (dataclass fields and lists included)."""
+    import dataclasses
+
+    if isinstance(value, torch.Tensor):
+        yield prefix, value
+    elif isinstance(value, torch.nn.Module):
+        for name, item in vars(value).items():
+            if not name.startswith("_"):
+                yield from _tensors(item, f"{prefix}.{name}")
+        for name, item in list(value.named_parameters()) + list(value.named_buffers()):
+            yield f"{prefix}.{name}", item
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for field in dataclasses.fields(value):
+            yield from _tensors(getattr(value, field.name), f"{prefix}.{field.name}")
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            yield from _tensors(item, f"{prefix}[{i}]")
+
+
+def test_block_sparse_layer_moves_every_tensor_it_holds_with_to():
+    from spark_edu.attention.layer import BlockSparseSelfAttention
+
+    predicate = masks.block_sparse(masks.random_block_layout(4, 0.5, seed=0), BLOCK)
+    layer = BlockSparseSelfAttention(32, 4, BlockLayout.from_predicate(predicate, 60, 60, BLOCK))
+    before = dict(_tensors(layer))
+    assert any(".plan[" in name for name in before) and any(".layout." in name for name in before)
+    layer.to("meta")
+    after = dict(_tensors(layer))
+    assert set(after) == set(before)
+    left_behind = [name for name, tensor in after.items() if tensor.device.type != "meta"]
+    assert not left_behind, left_behind
 
 
 def test_peak_memory_counts_nested_ops_once():

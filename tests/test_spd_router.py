@@ -3,20 +3,21 @@ gradient flow through the separation loss, the layer's shapes and size, the base
 the signal task, and bad input."""
 
 import math
+import statistics
 
 import numpy as np
 import pytest
 import scipy.fft
 import torch
 
-from spark_edu.spd_baselines import dct_denoise, gate_for, mad_sigma, universal_threshold
-from spark_edu.spd_router import (SPDRouter, dct_basis, snr_db, snr_improvement_db, split,
-                                  structure_correlation)
+from spark_edu.spd import SPDRouter, dct_basis, snr_db, snr_improvement_db, split, structure_correlation
+from spark_edu.spd.baselines import dct_denoise, gate_for, mad_sigma, universal_threshold
 from spark_edu.tasks.signals import input_snr_db, sinusoid_mixture
 from spark_edu.transformer import count_parameters
 
 
 # --- basis ---------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("n", [1, 2, 7, 64])
 def test_dct_basis_is_orthonormal(n):
@@ -42,6 +43,7 @@ def test_truncated_basis_keeps_the_lowest_frequencies():
 
 # --- split ---------------------------------------------------------------------------------
 
+
 def test_split_parts_sum_to_input_and_full_gate_is_identity():
     g = torch.Generator().manual_seed(0)
     x = torch.randn(3, 10, generator=g, dtype=torch.float64)
@@ -56,12 +58,15 @@ def test_split_parts_sum_to_input_and_full_gate_is_identity():
 
 # --- metrics on hand-computed cases ----------------------------------------------------------
 
+
 def test_correlation_hand_cases():
     clean = torch.tensor([1.0, 2.0, 3.0, 4.0])
     assert structure_correlation(2 * clean + 5, clean).item() == pytest.approx(1.0)
     assert structure_correlation(-clean, clean).item() == pytest.approx(-1.0)
     # a = [1, 0, -1, 0] vs b = [0, 1, 0, -1] (both zero-mean): Σab = 0
-    assert structure_correlation(torch.tensor([1.0, 0, -1, 0]), torch.tensor([0.0, 1, 0, -1])).item() == pytest.approx(0.0)
+    assert structure_correlation(torch.tensor([1.0, 0, -1, 0]), torch.tensor([0.0, 1, 0, -1])).item() == pytest.approx(
+        0.0
+    )
     # a = [1, 2, 3], b = [1, 3, 2]: deviations [-1,0,1], [-1,1,0] -> Σab = 1, Σa² = Σb² = 2 -> ρ = 1/2
     assert structure_correlation(torch.tensor([1.0, 2, 3]), torch.tensor([1.0, 3, 2])).item() == pytest.approx(0.5)
     assert structure_correlation(torch.zeros(4), clean).item() == 0.0  # no variation: ρ = 0 by convention
@@ -85,6 +90,7 @@ def test_snr_hand_cases():
 
 
 # --- the layer -------------------------------------------------------------------------------
+
 
 def test_router_shapes_and_parameter_count_of_the_prototype():
     router = SPDRouter(128)  # learned basis, as the prototype's default
@@ -142,6 +148,7 @@ def test_router_inside_a_transformer_block_trains():
 
 # --- baselines ---------------------------------------------------------------------------------
 
+
 def test_mad_sigma_recovers_white_noise_level():
     g = torch.Generator().manual_seed(2)
     noise = 0.3 * torch.randn(200, 256, generator=g)
@@ -168,6 +175,7 @@ def test_baselines_improve_snr_on_the_task():
 
 # --- the task ----------------------------------------------------------------------------------
 
+
 def test_signals_have_the_stated_power_and_noise():
     batch = sinusoid_mixture(400, 64, 3, 0.5, torch.Generator().manual_seed(4))
     torch.testing.assert_close(batch.clean.pow(2).mean(-1), torch.full((400,), 0.5), atol=1e-5, rtol=0)
@@ -179,6 +187,7 @@ def test_signals_have_the_stated_power_and_noise():
 
 
 # --- bad input ---------------------------------------------------------------------------------
+
 
 def test_bad_input_raises_value_error():
     g = torch.Generator().manual_seed(0)
@@ -213,7 +222,7 @@ def test_bad_input_raises_value_error():
 
 
 def test_prior_wiener_gate_and_spectrum():
-    from spark_edu.spd_baselines import prior_spectrum
+    from spark_edu.spd.baselines import prior_spectrum
 
     power = torch.tensor([3.0, 1.0, 0.0, 0.0])
     gate = gate_for("prior_wiener", torch.zeros(2, 4), torch.tensor([1.0, 1.0]), signal_power=power)
@@ -224,16 +233,72 @@ def test_prior_wiener_gate_and_spectrum():
         dct_denoise(torch.randn(2, 4), "prior_wiener", sigma=1.0)
 
 
+def _fake_records(level_values: dict[str, list[float]]) -> list[dict]:
+    """Sweep records at every noise level: one per (method, seed), correlation = snr = the given value."""
+    from spark_edu.chapters.spd_router.prototype import NOISE_LEVELS
+
+    records = []
+    for i, level in enumerate(NOISE_LEVELS):
+        for method, values in level_values.items():
+            for seed, v in enumerate(values):
+                records.append(
+                    {"method": method, "noise": level, "seed": seed, "correlation": v + i, "snr_improvement": -v - i}
+                )
+    return records
+
+
+def test_claim_measurements_are_the_learned_router_over_seeds():
+    """Value, low and high of each claim are the mean, min and max over seeds of the learned-basis
+    router at that claim's noise level and metric: not another method's, level's or metric's."""
+    from spark_edu.chapters.spd_router.experiments import claim_measurements
+    from spark_edu.chapters.spd_router.prototype import NOISE_LEVELS
+
+    learned, decoy = [0.2, 0.5, 1.1], [9.0, 9.5]
+    records = _fake_records({"router, learned basis": learned, "router, DCT basis": decoy})
+    proto = {
+        lv: {"correlation": [0.1 * i, 0.3], "snr_improvement": [-1.0, 2.0 + i]} for i, lv in enumerate(NOISE_LEVELS)
+    }
+    measurements = {m.key: m for m in claim_measurements(records, proto)}
+    for i, level in enumerate(NOISE_LEVELS):
+        for metric, sign, short in (("correlation", 1, "corr"), ("snr_improvement", -1, "snr")):
+            expected = [sign * (v + i) for v in learned]
+            m = measurements[f"spark.spd.{short}.n{level}"]
+            assert m.value == pytest.approx(statistics.mean(expected))
+            assert (m.low, m.high) == pytest.approx((min(expected), max(expected)))
+            p = proto[level][metric]
+            assert f"re-run: {statistics.mean(p):.3f} [{min(p):.3f}, {max(p):.3f}]" in m.reason
+            assert [r["seed"] for r in m.details["records"] if r["method"] == "router, learned basis"] == [0, 1, 2]
+            assert {r["noise"] for r in m.details["records"]} == {level}
+
+
+def test_prototype_verdicts_follow_the_measured_interval():
+    """A table whose seeds bracket each claimed number reproduces every claim; shifting the same
+    values away from the claims makes every verdict 'differs'."""
+    from spark_edu.chapters.spd_router.prototype import NOISE_LEVELS, prototype_measurements
+    from spark_edu.claims import CLAIMS, DIFFERS, REPRODUCED, compare
+
+    def table(shift: float) -> dict:
+        out = {}
+        for lv in NOISE_LEVELS:
+            corr, snr = CLAIMS[f"spark.spd.corr.n{lv}"].claimed, CLAIMS[f"spark.spd.snr.n{lv}"].claimed
+            out[lv] = {
+                "correlation": [corr - 0.01 + shift, corr + 0.01 + shift],
+                "snr_improvement": [snr - 0.5 + 10 * shift, snr + 0.5 + 10 * shift],
+            }
+        return out
+
+    assert {r.verdict for r in compare(prototype_measurements(table(0.0))).rows} == {REPRODUCED}
+    assert {r.verdict for r in compare(prototype_measurements(table(0.5))).rows} == {DIFFERS}
+
+
 def test_claim_measurements_answer_every_claim_once():
-    from spark_edu.claims import claims_for, compare
-    from spark_edu.experiments.spd_router import (SweepConfig, claim_measurements, noise_sweep, prototype_measurements,
-                                                  prototype_table)
+    from spark_edu.chapters.spd_router.experiments import SweepConfig, claim_measurements, noise_sweep
+    from spark_edu.chapters.spd_router.prototype import prototype_measurements, prototype_table
+    from spark_edu.claims import claims_for
 
     threads = torch.get_num_threads()
     records = noise_sweep(seeds=(0,), config=SweepConfig(steps=3, batch=8, test_signals=16))
     proto = prototype_table(seeds=range(2))
     for measurements in (claim_measurements(records, proto), prototype_measurements(proto)):
         assert sorted(m.key for m in measurements) == sorted(c.key for c in claims_for("spd_router"))
-        assert all(m.low <= m.value <= m.high for m in measurements)
-    assert {r.verdict for r in compare(claim_measurements(records, proto)).rows} == {"not reproducible as stated"}
     assert torch.get_num_threads() == threads  # training ran single-threaded, then the setting came back

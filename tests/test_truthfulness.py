@@ -13,18 +13,34 @@ from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from spark_edu.claims import claims_for
-from spark_edu.truthfulness import metrics as M
-from spark_edu.truthfulness.classifiers import (TfidfLogisticRegression, TransformerClassifier,
-                                                TransformerClassifierConfig, cross_val_probs, one_thread)
-from spark_edu.truthfulness.liar_like import (CUE_WEIGHTS, EVIDENCE, MAGNITUDE, SUBJECTS, bayes_optimal,
-                                              binary_collapse, clean_level, liar_like_statements,
-                                              prototype_style_statements)
+from spark_edu.device import one_thread
+from spark_edu.truthfulness import metrics
+from spark_edu.truthfulness.classifiers import (
+    TfidfLogisticRegression,
+    TransformerClassifier,
+    TransformerClassifierConfig,
+    cross_val_probs,
+)
+from spark_edu.truthfulness.liar_like import (
+    CUE_WEIGHTS,
+    EVIDENCE,
+    MAGNITUDE,
+    SUBJECTS,
+    bayes_optimal,
+    binary_collapse,
+    clean_level,
+    liar_like_statements,
+    prototype_style_statements,
+)
 from spark_edu.truthfulness.liar_tsv import load_liar
 from spark_edu.truthfulness.text import Tfidf, tokenize
-from spark_edu.truthfulness.truthfulqa_like import (VALUES, World, imitation_scores, mc1_accuracy,
-                                                    multiple_choice_items, truthfulqa_like)
-
-
+from spark_edu.truthfulness.truthfulqa_like import (
+    VALUES,
+    imitation_scores,
+    mc1_accuracy,
+    multiple_choice_items,
+    truthfulqa_like,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -54,99 +70,114 @@ def _cases():
 def test_threshold_metrics_match_sklearn(case, threshold):
     y, s = _cases()[case]
     pred = (s >= threshold).astype(int)
-    np.testing.assert_array_equal(M.confusion_matrix(y, pred).numpy(), skm.confusion_matrix(y, pred, labels=[0, 1]))
-    assert M.accuracy(y, pred) == pytest.approx(skm.accuracy_score(y, pred))
-    assert M.precision(y, pred) == pytest.approx(skm.precision_score(y, pred, zero_division=0))
-    assert M.recall(y, pred) == pytest.approx(skm.recall_score(y, pred, zero_division=0))
-    assert M.f1_score(y, pred) == pytest.approx(skm.f1_score(y, pred, zero_division=0))
+    np.testing.assert_array_equal(
+        metrics.confusion_matrix(y, pred).numpy(), skm.confusion_matrix(y, pred, labels=[0, 1])
+    )
+    assert metrics.accuracy(y, pred) == pytest.approx(skm.accuracy_score(y, pred))
+    assert metrics.precision(y, pred) == pytest.approx(skm.precision_score(y, pred, zero_division=0))
+    assert metrics.recall(y, pred) == pytest.approx(skm.recall_score(y, pred, zero_division=0))
+    assert metrics.f1_score(y, pred) == pytest.approx(skm.f1_score(y, pred, zero_division=0))
 
 
 @pytest.mark.parametrize("case", range(len(_cases())))
 def test_roc_and_auc_match_sklearn(case):
     y, s = _cases()[case]
-    fpr, tpr, thr = M.roc_curve(y, s)
+    fpr, tpr, thr = metrics.roc_curve(y, s)
     sk_fpr, sk_tpr, sk_thr = skm.roc_curve(y, s, drop_intermediate=False)
     np.testing.assert_allclose(fpr.numpy(), sk_fpr)
     np.testing.assert_allclose(tpr.numpy(), sk_tpr)
     np.testing.assert_allclose(thr.numpy()[1:], sk_thr[1:])
-    assert M.roc_auc(y, s) == pytest.approx(skm.roc_auc_score(y, s), abs=1e-12)
-    assert M.trapezoid_auc(fpr, tpr) == pytest.approx(M.roc_auc(y, s), abs=1e-12)
+    assert metrics.roc_auc(y, s) == pytest.approx(skm.roc_auc_score(y, s), abs=1e-12)
+    assert metrics.trapezoid_auc(fpr, tpr) == pytest.approx(metrics.roc_auc(y, s), abs=1e-12)
 
 
 def test_auc_edge_values():
     y = np.array([0, 0, 1, 1, 0, 1])
-    assert M.roc_auc(y, y * 1.0) == 1.0  # perfect
-    assert M.roc_auc(y, 1.0 - y) == 0.0  # inverted
-    assert M.roc_auc(y, np.full(6, 3.0)) == 0.5  # all tied: every pair counts one half
+    assert metrics.roc_auc(y, y * 1.0) == 1.0  # perfect
+    assert metrics.roc_auc(y, 1.0 - y) == 0.0  # inverted
+    assert metrics.roc_auc(y, np.full(6, 3.0)) == 0.5  # all tied: every pair counts one half
 
 
 def test_average_ranks_match_scipy():
     s = torch.tensor([3.0, 1.0, 3.0, 2.0, 3.0, 1.0])
-    np.testing.assert_allclose(M.average_ranks(s).numpy(), stats.rankdata(s.numpy()))
+    np.testing.assert_allclose(metrics.average_ranks(s).numpy(), stats.rankdata(s.numpy()))
 
 
 def test_all_one_class():
     y, s = np.ones(5, dtype=int), np.array([0.1, 0.7, 0.4, 0.9, 0.6])
     pred = (s >= 0.5).astype(int)
-    np.testing.assert_array_equal(M.confusion_matrix(y, pred).numpy(), skm.confusion_matrix(y, pred, labels=[0, 1]))
-    assert M.precision(y, pred) == skm.precision_score(y, pred, zero_division=0)
-    assert M.recall(1 - y, pred) == skm.recall_score(1 - y, pred, zero_division=0) == 0.0  # no positives: 0/0 -> 0
-    assert M.f1_score(1 - y, pred) == skm.f1_score(1 - y, pred, zero_division=0)
+    np.testing.assert_array_equal(
+        metrics.confusion_matrix(y, pred).numpy(), skm.confusion_matrix(y, pred, labels=[0, 1])
+    )
+    assert metrics.precision(y, pred) == skm.precision_score(y, pred, zero_division=0)
+    assert (
+        metrics.recall(1 - y, pred) == skm.recall_score(1 - y, pred, zero_division=0) == 0.0
+    )  # no positives: 0/0 -> 0
+    assert metrics.f1_score(1 - y, pred) == skm.f1_score(1 - y, pred, zero_division=0)
     with pytest.raises(ValueError, match="only one class"):
-        M.roc_auc(y, s)
+        metrics.roc_auc(y, s)
     with pytest.warns(UndefinedMetricWarning):  # scikit-learn: undefined too (NaN + warning)
         assert np.isnan(skm.roc_auc_score(y, s))
     with pytest.raises(ValueError, match="both classes"):
-        M.roc_curve(y, s)
+        metrics.roc_curve(y, s)
 
 
 @pytest.mark.parametrize("n_bins", [5, 10])
 def test_ece_matches_sklearn_calibration_curve(n_bins):
     rng = np.random.default_rng(1)
     p = np.round(rng.random(400), 2)  # includes values exactly on bin edges
-    y = (rng.random(400) < p ** 1.5).astype(int)
+    y = (rng.random(400) < p**1.5).astype(int)
     frac_pos, mean_pred = calibration_curve(y, p, n_bins=n_bins, strategy="uniform")
     counts = np.bincount(np.searchsorted(np.linspace(0, 1, n_bins + 1)[1:-1], p), minlength=n_bins)
     expected = np.sum(counts[counts > 0] / len(p) * np.abs(frac_pos - mean_pred))
-    assert M.expected_calibration_error(y, p, n_bins) == pytest.approx(expected, abs=1e-12)
+    assert metrics.expected_calibration_error(y, p, n_bins) == pytest.approx(expected, abs=1e-12)
     # Guo et al.'s confidence form is the same computation on (correct?, max(p, 1 - p))
     correct, conf = ((p >= 0.5) == y).astype(int), np.maximum(p, 1 - p)
     frac_c, mean_c = calibration_curve(correct, conf, n_bins=n_bins, strategy="uniform")
     counts_c = np.bincount(np.searchsorted(np.linspace(0, 1, n_bins + 1)[1:-1], conf), minlength=n_bins)
     expected_c = np.sum(counts_c[counts_c > 0] / len(p) * np.abs(frac_c - mean_c))
-    assert M.expected_calibration_error(y, p, n_bins, kind="confidence") == pytest.approx(expected_c, abs=1e-12)
+    assert metrics.expected_calibration_error(y, p, n_bins, kind="confidence") == pytest.approx(expected_c, abs=1e-12)
 
 
 def test_ece_of_perfectly_calibrated_bins_is_zero():
     y = torch.tensor([0, 1, 0, 1, 1, 1, 1, 0])  # 2 of 4 true at p=0.5, 3 of 4 true at p=0.75
     p = torch.tensor([0.5] * 4 + [0.75] * 4)
-    assert M.expected_calibration_error(y, p) == pytest.approx(0.0)
+    assert metrics.expected_calibration_error(y, p) == pytest.approx(0.0)
 
 
 def test_bootstrap_matches_scipy_and_normal_approximation():
     rng = np.random.default_rng(2)
     y = rng.integers(0, 2, 1000)
     s = np.where(rng.random(1000) < 0.8, y, 1 - y).astype(float)  # 80% correct predictions
-    value, low, high = M.bootstrap_ci(y, s, "accuracy", n_resamples=4000, seed=0)
-    ref = stats.bootstrap(((s == y).astype(float),), np.mean, n_resamples=4000, method="percentile",
-                          confidence_level=0.95, rng=np.random.default_rng(0)).confidence_interval
+    value, low, high = metrics.bootstrap_ci(y, s, "accuracy", n_resamples=4000, seed=0)
+    ref = stats.bootstrap(
+        ((s == y).astype(float),),
+        np.mean,
+        n_resamples=4000,
+        method="percentile",
+        confidence_level=0.95,
+        rng=np.random.default_rng(0),
+    ).confidence_interval
     assert low == pytest.approx(ref.low, abs=0.006) and high == pytest.approx(ref.high, abs=0.006)
     half = 1.96 * np.sqrt(value * (1 - value) / 1000)
     assert low == pytest.approx(value - half, abs=0.006) and high == pytest.approx(value + half, abs=0.006)
-    v_auc, lo_auc, hi_auc = M.bootstrap_ci(y, s + rng.random(1000) * 0.1, "auc", n_resamples=500)
+    v_auc, lo_auc, hi_auc = metrics.bootstrap_ci(y, s + rng.random(1000) * 0.1, "auc", n_resamples=500)
     assert lo_auc < v_auc < hi_auc
 
 
-@pytest.mark.parametrize("call", [
-    lambda: M.roc_auc([0, 1, 1], [0.2, 0.4]),  # lengths differ
-    lambda: M.roc_auc([0, 2, 1], [0.2, 0.4, 0.5]),  # label outside {0, 1}
-    lambda: M.roc_auc([], []),  # empty
-    lambda: M.roc_auc([0, 1, 1], [0.2, float("nan"), 0.5]),  # NaN score
-    lambda: M.accuracy([0, 1, 1], [0, 0.7, 1]),  # predictions must be 0/1
-    lambda: M.expected_calibration_error([0, 1], [0.2, 1.3]),  # probabilities outside [0, 1]
-    lambda: M.bootstrap_ci([0, 1], [0.2, 0.4], metric="kappa"),
-    lambda: M.bootstrap_ci([0, 1], [0.2, 0.4], level=1.0),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: metrics.roc_auc([0, 1, 1], [0.2, 0.4]),  # lengths differ
+        lambda: metrics.roc_auc([0, 2, 1], [0.2, 0.4, 0.5]),  # label outside {0, 1}
+        lambda: metrics.roc_auc([], []),  # empty
+        lambda: metrics.roc_auc([0, 1, 1], [0.2, float("nan"), 0.5]),  # NaN score
+        lambda: metrics.accuracy([0, 1, 1], [0, 0.7, 1]),  # predictions must be 0/1
+        lambda: metrics.expected_calibration_error([0, 1], [0.2, 1.3]),  # probabilities outside [0, 1]
+        lambda: metrics.bootstrap_ci([0, 1], [0.2, 0.4], metric="kappa"),
+        lambda: metrics.bootstrap_ci([0, 1], [0.2, 0.4], level=1.0),
+    ],
+)
 def test_metrics_reject_bad_input(call):
     with pytest.raises(ValueError, match="labels|scores|preds|probs|empty|metric|level"):
         call()
@@ -182,19 +213,19 @@ def test_label_is_the_stated_function_of_the_text_plus_stated_noise():
     bayes_pred = binary_collapse(d.clean_labels6)
     acc = (bayes_pred == d.labels).float().mean().item()
     assert abs(acc - bayes_optimal(eta)["accuracy"]) < 4 * np.sqrt(0.25 / n)
-    assert abs(M.roc_auc(d.labels, bayes_pred.double()) - bayes_optimal(eta)["auc"]) < 0.03
+    assert abs(metrics.roc_auc(d.labels, bayes_pred.double()) - bayes_optimal(eta)["auc"]) < 0.03
 
 
 def test_bayes_auc_formula_by_simulation_at_imbalance():
     d = liar_like_statements(6000, noise=0.4, balance=0.3, seed=2)
     score = binary_collapse(d.clean_labels6).double()  # the Bayes posterior is increasing in it
-    assert M.roc_auc(d.labels, score) == pytest.approx(bayes_optimal(0.4, 0.3)["auc"], abs=0.02)
+    assert metrics.roc_auc(d.labels, score) == pytest.approx(bayes_optimal(0.4, 0.3)["auc"], abs=0.02)
 
 
 def test_cue_words_are_unique_to_their_phrase():
     template_words = [w for phrase, _, _ in EVIDENCE + MAGNITUDE for w in tokenize(phrase.format(n=1))]
     template_words += [w for subjects in SUBJECTS.values() for s in subjects for w in tokenize(s)]
-    for phrase, cue, weight in EVIDENCE + MAGNITUDE:
+    for _phrase, cue, weight in EVIDENCE + MAGNITUDE:
         if cue is not None:
             assert template_words.count(cue) == 1, cue
             assert CUE_WEIGHTS[cue] == weight
@@ -224,15 +255,16 @@ def test_truthfulqa_like_world_and_labels():
     _, noisy = truthfulqa_like(4000, noise=0.25, seed=0)
     assert abs((noisy.labels != noisy.clean_labels).float().mean().item() - 0.25) < 0.03
     items = multiple_choice_items(world)
-    oracle = [torch.tensor([float(c.split()[-1] == world.truth[i.entity][i.attribute]) for c in i.choices])
-              for i in items]
+    oracle = [
+        torch.tensor([float(c.split()[-1] == world.truth[i.entity][i.attribute]) for c in i.choices]) for i in items
+    ]
     assert mc1_accuracy(items, oracle) == 1.0
     assert mc1_accuracy(items, imitation_scores(world, items, myth_rate=0.8)) < 0.2
 
 
 # ----------------------------------------------------------------------------- classifiers
 def _auc_ci(labels, probs):
-    return M.bootstrap_ci(labels, probs, "auc", n_resamples=500)
+    return metrics.bootstrap_ci(labels, probs, "auc", n_resamples=500)
 
 
 def _null_auc_sd(labels) -> float:
@@ -245,22 +277,24 @@ def _null_auc_sd(labels) -> float:
 def test_logistic_regression_beats_chance_only_when_labels_depend_on_text():
     real = liar_like_statements(800, noise=0.2, seed=0)
     p = cross_val_probs(TfidfLogisticRegression.fit, real.texts, real.labels, n_folds=4)
-    _, low, _ = M.bootstrap_ci(real.labels, p, "accuracy", n_resamples=500)
+    _, low, _ = metrics.bootstrap_ci(real.labels, p, "accuracy", n_resamples=500)
     assert low > 0.75
     proto = prototype_style_statements(800, seed=0)
     p = cross_val_probs(TfidfLogisticRegression.fit, proto.texts, proto.labels, n_folds=4)
-    assert abs(M.roc_auc(proto.labels, p) - 0.5) < 4 * _null_auc_sd(proto.labels)  # chance, up to sampling
+    assert abs(metrics.roc_auc(proto.labels, p) - 0.5) < 4 * _null_auc_sd(proto.labels)  # chance, up to sampling
     majority = max(proto.labels.float().mean().item(), 0.5)
-    assert M.accuracy(proto.labels, (p >= 0.5).long()) < majority + 0.03
+    assert metrics.accuracy(proto.labels, (p >= 0.5).long()) < majority + 0.03
 
 
 def test_transformer_classifier_beats_chance_only_when_labels_depend_on_text():
     fit = partial(TransformerClassifier.fit, config=TransformerClassifierConfig(steps=120))
-    for data, should_learn in [(liar_like_statements(700, noise=0.2, seed=1), True),
-                               (prototype_style_statements(700, seed=1), False)]:
+    for data, should_learn in [
+        (liar_like_statements(700, noise=0.2, seed=1), True),
+        (prototype_style_statements(700, seed=1), False),
+    ]:
         model = fit(data.texts[:500], data.labels[:500])
         probs = model.predict_proba(data.texts[500:])
-        auc = M.roc_auc(data.labels[500:], probs)
+        auc = metrics.roc_auc(data.labels[500:], probs)
         if should_learn:
             assert _auc_ci(data.labels[500:], probs)[1] > 0.7
         else:
@@ -271,13 +305,16 @@ def test_transformer_sees_question_answer_interactions_bag_of_words_does_not():
     _, pairs = truthfulqa_like(900, noise=0.0, seed=0)
     texts, y = list(pairs.texts), pairs.labels
     lr = TfidfLogisticRegression.fit(texts[:700], y[:700]).predict_proba(texts[700:])
-    assert abs(M.roc_auc(y[700:], lr) - 0.5) < 0.12
+    assert abs(metrics.roc_auc(y[700:], lr) - 0.5) < 0.12
     tf = TransformerClassifier.fit(texts[:700], y[:700], TransformerClassifierConfig(steps=250))
-    assert M.roc_auc(y[700:], tf.predict_proba(texts[700:])) > 0.85
+    assert metrics.roc_auc(y[700:], tf.predict_proba(texts[700:])) > 0.85
 
 
 # ----------------------------------------------------------------------------- loader, bad input, chapter
-_ROW = "1.json\t{label}\tSays the deficit fell.\teconomy,taxes\tjane doe\tsenator\tOhio\tdemocrat\t1\t2\t3\t4\t5\ta TV ad\n"
+_ROW = (
+    "1.json\t{label}\tSays the deficit fell.\teconomy,taxes\tjane doe\tsenator\tOhio\tdemocrat"
+    "\t1\t2\t3\t4\t5\ta TV ad\n"
+)
 
 
 def test_load_liar_reads_the_tsv_format(tmp_path):
@@ -301,29 +338,41 @@ def test_load_liar_errors(tmp_path):
         load_liar(tmp_path, "valid")
 
 
-@pytest.mark.parametrize("call, match", [
-    (lambda: liar_like_statements(100, noise=1.5), "noise"),
-    (lambda: liar_like_statements(100, balance=1.0), "balance"),
-    (lambda: liar_like_statements(1), "n must be"),
-    (lambda: prototype_style_statements(100, class_weights=(1, 1)), "class_weights"),
-    (lambda: truthfulqa_like(100, noise=-0.1), "noise"),
-    (lambda: binary_collapse(torch.tensor([0, 6])), "six-way"),
-    (lambda: cross_val_probs(TfidfLogisticRegression.fit, ["a b", "c d"], [0, 1], n_folds=3), "n_folds"),
-    (lambda: TfidfLogisticRegression.fit(["a b", "c d"], [0, 1, 1]), "same length"),
-    (lambda: TfidfLogisticRegression.fit(["a b", "c d"], [0, 2]), "labels"),
-    (lambda: cross_val_probs(TfidfLogisticRegression.fit, ["a b", "c d", "e f"], [0, 1], n_folds=2), "same length"),
-    (lambda: bayes_optimal(0.2, balance=0.0), "balance"),
-])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: liar_like_statements(100, noise=1.5), "noise"),
+        (lambda: liar_like_statements(100, balance=1.0), "balance"),
+        (lambda: liar_like_statements(1), "n must be"),
+        (lambda: prototype_style_statements(100, class_weights=(1, 1)), "class_weights"),
+        (lambda: truthfulqa_like(100, noise=-0.1), "noise"),
+        (lambda: binary_collapse(torch.tensor([0, 6])), "six-way"),
+        (lambda: cross_val_probs(TfidfLogisticRegression.fit, ["a b", "c d"], [0, 1], n_folds=3), "n_folds"),
+        (lambda: TfidfLogisticRegression.fit(["a b", "c d"], [0, 1, 1]), "same length"),
+        (lambda: TfidfLogisticRegression.fit(["a b", "c d"], [0, 2]), "labels"),
+        (lambda: cross_val_probs(TfidfLogisticRegression.fit, ["a b", "c d", "e f"], [0, 1], n_folds=2), "same length"),
+        (lambda: bayes_optimal(0.2, balance=0.0), "balance"),
+    ],
+)
 def test_generators_and_classifiers_reject_bad_input(call, match):
     with pytest.raises(ValueError, match=match):
         call()
 
 
-def test_measurements_cover_every_claim_and_label_typed_numbers():
-    from spark_edu.experiments import truthfulness as E
+@pytest.fixture(scope="module")
+def tiny_results():
+    """The chapter's whole run on 120 statements: 2 folds, 10 transformer steps, 50 resamples."""
+    from spark_edu.chapters.truthfulness import experiments
 
-    tiny = E.TruthExperiment(n=120, n_folds=2, n_resamples=50, transformer_steps=10)
-    ms = E.measurements(E.run(tiny))
+    tiny = experiments.TruthExperiment(n=120, n_folds=2, n_resamples=50, transformer_steps=10)
+    with one_thread():
+        return experiments.run(tiny)
+
+
+def test_measurements_cover_every_claim_and_label_typed_numbers(tiny_results):
+    from spark_edu.chapters.truthfulness import experiments
+
+    ms = experiments.measurements(tiny_results)
     assert sorted(m.key for m in ms) == sorted(c.key for c in claims_for("truthfulness"))
     typed = {"modular.truth." + k for k in ("accuracy", "precision", "recall", "f1", "auc")}
     assert all((not m.as_stated) == (m.key in typed) for m in ms)
@@ -333,10 +382,36 @@ def test_measurements_cover_every_claim_and_label_typed_numbers():
 def test_render_returns_a_three_panel_figure():
     import matplotlib.pyplot as plt
 
-    from spark_edu.truthfulness.figures import render
+    from spark_edu.chapters.truthfulness.figures import render
 
     fig = render(noise=0.3, n_samples=200, balance=0.4, threshold=0.3)
     assert len(fig.axes) == 3
     plt.close(fig)
     with pytest.raises(ValueError, match="threshold"):
         render(threshold=1.5)
+
+
+def test_roc_and_noise_figures_show_every_classifier_and_noise_level(tiny_results):
+    import matplotlib.pyplot as plt
+
+    from spark_edu.chapters.truthfulness.figures import noise_figure, roc_figure
+
+    fig = roc_figure(tiny_results)
+    assert [ax.get_title() for ax in fig.axes] == ["LIAR-like labels", "prototype-style labels"]
+    for ax, d_name in zip(fig.axes, tiny_results.data):
+        labels = [t.get_text() for t in ax.get_legend().get_texts()]
+        aucs = [
+            metrics.roc_auc(tiny_results.data[d_name].labels, tiny_results.probs[d_name, c])
+            for c in ("logistic regression", "transformer")
+        ]
+        assert labels == [f"logistic regression (AUC {aucs[0]:.3f})", f"transformer (AUC {aucs[1]:.3f})"]
+    plt.close(fig)
+    rows = [
+        {"noise": eta, "accuracy": 0.9 - eta / 3, "low": 0.85 - eta / 3, "high": 0.95 - eta / 3, "bayes": 1 - eta / 2}
+        for eta in (0.0, 0.5, 1.0)
+    ]
+    fig = noise_figure(rows)
+    (ax,) = fig.axes
+    bayes_line = next(line for line in ax.get_lines() if line.get_label().startswith("Bayes"))
+    np.testing.assert_allclose(bayes_line.get_ydata(), [1.0, 0.75, 0.5])
+    plt.close(fig)

@@ -6,7 +6,7 @@ import torch
 from spark_edu.tasks import dyck
 from spark_edu.tasks.dyck import DyckConfig
 from spark_edu.transformer import count_parameters
-from spark_edu.verifier import NOOP, POP, PUSH, VerifierHead, run_stack, stack_depth, stack_step, verifier_loss
+from spark_edu.verifier import POP, PUSH, VerifierHead, run_stack, stack_depth, stack_step, verifier_loss
 
 
 def ordinary_stack(ops, values, size):
@@ -88,8 +88,15 @@ def test_head_shapes_and_parameter_count():
     assert out.depth.shape == out.step_logits.shape == (3, 7) and out.valid_logits.shape == (3,)
     torch.testing.assert_close(out.controls.sum(-1), torch.ones(3, 7))
     batch = dyck.encode(["()", "(("])
-    loss = verifier_loss(out.depth[:2, :2], out.step_logits[:2, :2], out.valid_logits[:2], batch.depth,
-                         batch.prefix_ok, batch.valid, batch.mask)
+    loss = verifier_loss(
+        out.depth[:2, :2],
+        out.step_logits[:2, :2],
+        out.valid_logits[:2],
+        batch.depth,
+        batch.prefix_ok,
+        batch.valid,
+        batch.mask,
+    )
     loss.backward()
     assert all(p.grad is not None for p in head.parameters())  # every parameter is trained
 
@@ -191,29 +198,69 @@ def test_hard_mode_runs_a_discrete_stack():
 def test_experiment_models_are_matched_and_trainable():
     from dataclasses import replace
 
-    from spark_edu.experiments import verifier as exp
-
-    cfg = replace(exp.QUICK, steps=3, n_test=20, n_probe=10, probe_lengths=(24,), probe_depths=(6,), seeds=(0,),
-                  models=exp.MODELS)
-    models = exp.build_models(cfg, 0)
-    sizes = {name: count_parameters(m) for name, m in models.items()}
-    assert abs(sizes["standard"] - sizes["verifier"]) / sizes["verifier"] < 0.01
-    results = exp.run_all(cfg)
-    keys = [m.key for m in exp.measurements(results)]
+    from spark_edu.chapters.verifier.experiments import measurements, run_all
+    from spark_edu.chapters.verifier.models import MODELS, QUICK, build_models
     from spark_edu.claims import claims_for
 
+    cfg = replace(
+        QUICK, steps=3, n_test=20, n_probe=10, probe_lengths=(24,), probe_depths=(6,), seeds=(0,), models=MODELS
+    )
+    models = build_models(cfg, 0)
+    sizes = {name: count_parameters(m) for name, m in models.items()}
+    assert abs(sizes["standard"] - sizes["verifier"]) / sizes["verifier"] < 0.01
+    threads = torch.get_num_threads()
+    results = run_all(cfg)
+    assert torch.get_num_threads() == threads  # run_one trains on one thread, then restores the count
+    keys = [m.key for m in measurements(results)]
     assert keys == [c.key for c in claims_for("verifier")]
     run = results["runs"][0]
     assert {"standard", "verifier", "verifier_hard", "verifier_nopos", "verifier_nopos_hard"} <= set(run)
-    assert 0.0 <= run["verifier"]["test"]["validation"] <= 1.0
+    assert run["verifier_hard"]["final_loss"] == run["verifier"]["final_loss"]  # one model, two test modes
+    assert list(run["verifier"]["by_length"]) == [24] and list(run["verifier"]["by_depth"]) == [6]
 
 
-def test_mean_interval_matches_scipy():
-    from scipy import stats
+class _Oracle(torch.nn.Module):
+    """Predicts the true labels except on chosen strings; garbage on padding (which must not count)."""
 
-    from spark_edu.measure import mean_interval
+    def __init__(self, wrong_valid=(), wrong_depth=()):
+        super().__init__()
+        self.wrong_valid, self.wrong_depth = set(wrong_valid), set(wrong_depth)
 
-    values = [0.81, 0.86, 0.9, 0.84]
-    m, lo, hi = mean_interval(values)
-    ref = stats.t.interval(0.95, len(values) - 1, loc=m, scale=stats.sem(values))
-    assert lo == pytest.approx(ref[0], abs=1e-3) and hi == pytest.approx(ref[1], abs=1e-3)
+    def forward(self, tokens, mask):
+        strings = ["".join(dyck.ALPHABET[t - 1] for t in row[m].tolist()) for row, m in zip(tokens, mask)]
+        truth = dyck.encode(strings)
+        depth = truth.depth.float() + 0.4 + 5.0 * ~mask  # rounds to the truth inside, far off on padding
+        valid = torch.where(truth.valid, 1.0, -1.0)
+        for i, s in enumerate(strings):
+            if s in self.wrong_depth:
+                depth[i, len(s) - 1] += 1.0
+            if s in self.wrong_valid:
+                valid[i] = -valid[i]
+        return depth, torch.zeros_like(depth), valid
+
+
+def test_evaluate_counts_exactly_over_chunks_and_ignores_padding():
+    from spark_edu.chapters.verifier.experiments import evaluate
+
+    strings = "() (( ([]) ([)] []() (() )( [[]] (((()))) ([] ()[]() ][ [()] ((( ()()() [(]) [[[]]] )) ([()[]]) (]"
+    batch = dyck.encode(strings.split())  # 20 distinct strings of lengths 2 to 8: padded, valid and not
+    assert evaluate(_Oracle(), batch, chunk=7) == {"validation": 1.0, "depth": 1.0}
+    wrong = _Oracle(wrong_valid=batch.strings[:3], wrong_depth=batch.strings[5:12])
+    assert evaluate(wrong, batch, chunk=7) == pytest.approx({"validation": 17 / 20, "depth": 13 / 20}, abs=1e-6)
+
+
+def test_saved_results_and_weights_load_from_any_folder(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    from spark_edu.chapters.verifier.experiments import evaluate, load_results, summary
+    from spark_edu.chapters.verifier.figures import render
+    from spark_edu.chapters.verifier.models import load_model
+
+    monkeypatch.chdir(tmp_path)  # the package's data folder, not the working directory
+    results = load_results()
+    assert results["config"]["steps"] == 1000 and len(summary(results)) == 2 * 2 * 3
+    test = dyck.make_dataset(200, DyckConfig(n_types=2, max_length=20, max_depth=4), torch.Generator().manual_seed(0))
+    assert evaluate(load_model(language=2), test)["depth"] > 0.95  # the trained weights, not a fresh model
+    figure = render(length=8, depth=2)  # the widget works without a model argument
+    assert len(figure.axes) == 4
+    plt.close(figure)

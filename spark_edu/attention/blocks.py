@@ -57,8 +57,9 @@ class BlockLayout:
         return cls(block_size, t_len, s_len, counts > 0, full, predicate, None if predicate else mask.cpu())
 
     @classmethod
-    def from_predicate(cls, predicate: MaskPredicate, q_len: int, kv_len: int | None = None,
-                       block_size: int = 128) -> BlockLayout:
+    def from_predicate(
+        cls, predicate: MaskPredicate, q_len: int, kv_len: int | None = None, block_size: int = 128
+    ) -> BlockLayout:
         """Evaluate ``predicate`` once on every pair and reduce it to tiles."""
         kv_len = q_len if kv_len is None else kv_len
         return cls.from_mask(dense_mask(predicate, q_len, kv_len), block_size, predicate)

@@ -44,8 +44,9 @@ def available() -> bool:
     return flex_attention is not None
 
 
-def flex_block_mask(predicate: MaskPredicate, q_len: int, kv_len: int | None = None, block_size: int = 128,
-                    device=None):
+def flex_block_mask(
+    predicate: MaskPredicate, q_len: int, kv_len: int | None = None, block_size: int = 128, device=None
+):
     """``create_block_mask`` over the predicate: FlexAttention's tile layout of the same pattern."""
     if not available():  # pragma: no cover
         raise RuntimeError("FlexAttention needs torch >= 2.5")
@@ -71,8 +72,14 @@ def compiled_flex():
     return torch.compile(flex_attention, dynamic=False)
 
 
-def flex_sparse_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, block_mask=None,
-                          predicate: MaskPredicate | None = None, compiled: bool = True) -> torch.Tensor:
+def flex_sparse_attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    block_mask=None,
+    predicate: MaskPredicate | None = None,
+    compiled: bool = True,
+) -> torch.Tensor:
     """FlexAttention of q (B, H, T, D), k (B, H, S, D), v (B, H, S, Dv) -> (B, H, T, Dv).
 
     ``block_mask`` (from :func:`flex_block_mask`) lets the kernel skip empty tiles;
@@ -85,10 +92,14 @@ def flex_sparse_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, blo
     if block_mask is not None:
         expected = (q.shape[-2], k.shape[-2])
         if tuple(block_mask.shape[-2:]) != expected:
-            raise ValueError(f"block_mask was built for (T, S) = {tuple(block_mask.shape[-2:])}, inputs have {expected}")
+            raise ValueError(
+                f"block_mask was built for (T, S) = {tuple(block_mask.shape[-2:])}, inputs have {expected}"
+            )
     fn = compiled_flex() if compiled else flex_attention
     score_mod = None
     if block_mask is None and predicate is not None:  # mask without a BlockMask: every tile computed
+
         def score_mod(score, b, h, q_idx, kv_idx):
             return torch.where(predicate(b, h, q_idx, kv_idx), score, -float("inf"))
+
     return fn(q, k, v, score_mod=score_mod, block_mask=block_mask)

@@ -51,13 +51,13 @@ def make_plan(layout: BlockLayout, device=None) -> list[TilePlan]:
         mask = None
         if not bool(layout.full[i, cols].all()):
             mask = layout.tile_mask(torch.arange(start, stop)[:, None], keys[None, :])  # (rows, n·b)
-        plan.append(TilePlan(start, stop, keys.to(device), contiguous,
-                             None if mask is None else mask.to(device)))
+        plan.append(TilePlan(start, stop, keys.to(device), contiguous, None if mask is None else mask.to(device)))
     return plan
 
 
-def gathered_block_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, layout: BlockLayout,
-                             plan: list[TilePlan] | None = None) -> torch.Tensor:
+def gathered_block_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, layout: BlockLayout, plan: list[TilePlan] | None = None
+) -> torch.Tensor:
     """Block-sparse attention by one SDPA call per query tile (eq-sparse-gathered).
 
     q: (..., T, D), k: (..., S, D), v: (..., S, Dv) -> (..., T, Dv). Any length works.
@@ -68,7 +68,7 @@ def gathered_block_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, 
     plan = make_plan(layout, q.device) if plan is None else plan
     outs = []
     for tile in plan:
-        q_tile = q[..., tile.start:tile.stop, :]  # (..., r, D)
+        q_tile = q[..., tile.start : tile.stop, :]  # (..., r, D)
         if tile.keys is None:  # no kept key: the row's output is zero, as in the reference
             outs.append(q_tile.new_zeros(q_tile.shape[:-1] + (v.shape[-1],)))
             continue

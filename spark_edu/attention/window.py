@@ -34,8 +34,9 @@ def band_tile_mask(length: int, window: int, block_size: int, device=None) -> to
     return in_band & (kv_pos >= 0) & (kv_pos < length) & (q_pos < length)  # (nb, b, W)
 
 
-def sliding_window_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, window: int,
-                             block_size: int = 128) -> torch.Tensor:
+def sliding_window_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, window: int, block_size: int = 128
+) -> torch.Tensor:
     """Attention restricted to ``|i − j| ≤ window`` (eq-sparse-band); returns (..., T, Dv).
 
     q, k, v: (..., T, D) self-attention (same length). Any length works: the last tile is

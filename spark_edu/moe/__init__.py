@@ -15,15 +15,47 @@ MegaBlocks, sorted dispatch; Wang et al. (2024) MaxVio. Taught in ``book/moe.ipy
 from spark_edu.moe.dispatch import DISPATCH, Experts, dense_gates, dispatch_dense, dispatch_loop, dispatch_sorted
 from spark_edu.moe.layer import MoEConfig, MoELayer, MoEOutput, expert_flops
 from spark_edu.moe.losses import load_balancing_loss, router_z_loss
-from spark_edu.moe.metrics import (balance_cv, balance_entropy, coefficient_of_variation, dropped_rate,
-                                   expert_specialisation, load_fractions, max_violation,
-                                   normalised_mutual_information, routing_matrix, specialisation)
+from spark_edu.moe.metrics import (
+    balance_cv,
+    balance_entropy,
+    coefficient_of_variation,
+    dropped_rate,
+    expert_specialisation,
+    load_fractions,
+    max_violation,
+    normalised_mutual_information,
+    routing_matrix,
+    specialisation,
+)
 from spark_edu.moe.router import Router, RouterConfig, Routing, capacity_mask, expert_capacity, top_k_routing
 
 __all__ = [
-    "DISPATCH", "Experts", "dense_gates", "dispatch_dense", "dispatch_loop", "dispatch_sorted",
-    "MoEConfig", "MoELayer", "MoEOutput", "expert_flops", "load_balancing_loss", "router_z_loss",
-    "balance_cv", "balance_entropy", "coefficient_of_variation", "dropped_rate", "expert_specialisation",
-    "load_fractions", "max_violation", "normalised_mutual_information", "routing_matrix", "specialisation",
-    "Router", "RouterConfig", "Routing", "capacity_mask", "expert_capacity", "top_k_routing",
+    "DISPATCH",
+    "Experts",
+    "dense_gates",
+    "dispatch_dense",
+    "dispatch_loop",
+    "dispatch_sorted",
+    "MoEConfig",
+    "MoELayer",
+    "MoEOutput",
+    "expert_flops",
+    "load_balancing_loss",
+    "router_z_loss",
+    "balance_cv",
+    "balance_entropy",
+    "coefficient_of_variation",
+    "dropped_rate",
+    "expert_specialisation",
+    "load_fractions",
+    "max_violation",
+    "normalised_mutual_information",
+    "routing_matrix",
+    "specialisation",
+    "Router",
+    "RouterConfig",
+    "Routing",
+    "capacity_mask",
+    "expert_capacity",
+    "top_k_routing",
 ]

@@ -39,7 +39,7 @@ class MoEConfig:
         check_range("z_beta", self.z_beta, 0.0)
         if self.dispatch not in DISPATCH:
             raise ValueError(f"dispatch must be one of {sorted(DISPATCH)}, got {self.dispatch!r}")
-        self.router_config  # validates d_model, n_experts, k, capacity_factor, noise
+        _ = self.router_config  # building it validates d_model, n_experts, k, capacity_factor, noise
 
     @property
     def router_config(self) -> RouterConfig:

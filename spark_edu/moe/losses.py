@@ -36,7 +36,9 @@ def load_balancing_loss(probs: torch.Tensor, indices: torch.Tensor, alpha: float
     check_ndim("indices", indices, (2,))
     check_range("alpha", alpha, 0.0)
     if indices.shape[0] != probs.shape[0]:
-        raise ValueError(f"probs (T, E) and indices (T, K) must share T, got {tuple(probs.shape)} and {tuple(indices.shape)}")
+        raise ValueError(
+            f"probs (T, E) and indices (T, K) must share T, got {tuple(probs.shape)} and {tuple(indices.shape)}"
+        )
     E = probs.shape[-1]
     f = load_fractions(indices, E).to(probs.dtype)  # (E,) counts, no gradient
     P = probs.mean(dim=0)  # (E,) differentiable

@@ -99,8 +99,14 @@ def dropped_rate(kept: torch.Tensor) -> float:
     return float(1.0 - kept.to(torch.float64).mean())
 
 
-def routing_matrix(categories: torch.Tensor, indices: torch.Tensor, gates: torch.Tensor, n_categories: int,
-                   n_experts: int, weight: str = "gate") -> torch.Tensor:
+def routing_matrix(
+    categories: torch.Tensor,
+    indices: torch.Tensor,
+    gates: torch.Tensor,
+    n_categories: int,
+    n_experts: int,
+    weight: str = "gate",
+) -> torch.Tensor:
     """(C, E) routing mass ``M[c, e]``: summed gate (``weight="gate"``) or assignment count
     (``weight="count"``) of category-c tokens on expert e. categories (T,), indices/gates (T, K)."""
     check_ndim("categories", categories, (1,))
@@ -108,8 +114,10 @@ def routing_matrix(categories: torch.Tensor, indices: torch.Tensor, gates: torch
     if weight not in ("gate", "count"):
         raise ValueError(f"weight must be 'gate' or 'count', got {weight!r}")
     if indices.shape != gates.shape or indices.shape[0] != categories.shape[0]:
-        raise ValueError(f"categories (T,), indices (T, K), gates (T, K) must agree, got {tuple(categories.shape)}, "
-                         f"{tuple(indices.shape)}, {tuple(gates.shape)}")
+        raise ValueError(
+            f"categories (T,), indices (T, K), gates (T, K) must agree, got {tuple(categories.shape)}, "
+            f"{tuple(indices.shape)}, {tuple(gates.shape)}"
+        )
     check_positive_int("n_categories", n_categories)
     w = gates.detach().to(torch.float64) if weight == "gate" else (gates != 0).to(torch.float64)  # (T, K)
     cell = categories[:, None] * n_experts + indices  # (T, K) flat (c, e) index

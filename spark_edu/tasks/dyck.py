@@ -52,8 +52,10 @@ class DyckConfig:
         check_positive_int("min_depth", self.min_depth)
         check_positive_int("max_depth", self.max_depth, minimum=self.min_depth)
         if 2 * self.min_depth > self.max_length:
-            raise ValueError(f"min_depth={self.min_depth} needs strings of length >= {2 * self.min_depth}, "
-                             f"but max_length={self.max_length}")
+            raise ValueError(
+                f"min_depth={self.min_depth} needs strings of length >= {2 * self.min_depth}, "
+                f"but max_length={self.max_length}"
+            )
 
 
 @dataclass(frozen=True)

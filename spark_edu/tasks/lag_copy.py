@@ -44,7 +44,7 @@ def make_batch(config: LagCopyConfig, generator: torch.Generator) -> tuple[torch
     """``(tokens, targets)``, both (B, T) int64; targets are ``IGNORE`` for the first ``lag``."""
     tokens = torch.randint(0, config.vocab_size, (config.batch_size, config.length), generator=generator)  # (B, T)
     targets = torch.full_like(tokens, IGNORE)  # (B, T)
-    targets[:, config.lag:] = tokens[:, :-config.lag]
+    targets[:, config.lag :] = tokens[:, : -config.lag]
     return tokens, targets
 
 

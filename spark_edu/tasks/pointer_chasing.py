@@ -39,8 +39,9 @@ class PointerChasingConfig:
         check_positive_int("n_nodes", self.n_nodes, minimum=2)
         check_positive_int("hops", self.hops)
         if self.hops >= self.n_nodes:
-            raise ValueError(f"hops must be < n_nodes ({self.n_nodes}) so the answer differs from the start, "
-                             f"got {self.hops}")
+            raise ValueError(
+                f"hops must be < n_nodes ({self.n_nodes}) so the answer differs from the start, got {self.hops}"
+            )
 
     @property
     def vocab_size(self) -> int:

@@ -42,8 +42,14 @@ class SignalBatch(NamedTuple):
     noise: torch.Tensor  # (B, N) the Gaussian noise that was added
 
 
-def sinusoid_mixture(n_signals: int, length: int, n_components: int, noise_level: float,
-                     generator: torch.Generator, cycles: tuple[float, float] = (1.0, 8.0)) -> SignalBatch:
+def sinusoid_mixture(
+    n_signals: int,
+    length: int,
+    n_components: int,
+    noise_level: float,
+    generator: torch.Generator,
+    cycles: tuple[float, float] = (1.0, 8.0),
+) -> SignalBatch:
     """``n_signals`` random sums of ``n_components`` sinusoids of ``length`` samples, plus noise."""
     check_positive_int("n_signals", n_signals)
     check_positive_int("length", length, minimum=2)

@@ -41,8 +41,16 @@ import torch
 from spark_edu.validation import check_positive_int, check_range
 
 #: The report's 8 experts, one content category each.
-CATEGORIES = ("factual verification", "opinion detection", "context analysis", "temporal reasoning",
-              "numerical verification", "entity recognition", "causal reasoning", "contradiction detection")
+CATEGORIES = (
+    "factual verification",
+    "opinion detection",
+    "context analysis",
+    "temporal reasoning",
+    "numerical verification",
+    "entity recognition",
+    "causal reasoning",
+    "contradiction detection",
+)
 
 #: Eight words per category (what the token "is"; the model sees only x).
 WORDS = {
@@ -72,7 +80,9 @@ class TokenCategoryConfig:
         if self.category_probs is not None:
             p = self.category_probs
             if len(p) != len(CATEGORIES) or any(v < 0 for v in p) or not math.isclose(sum(p), 1.0, abs_tol=1e-6):
-                raise ValueError(f"category_probs must be {len(CATEGORIES)} non-negative numbers summing to 1, got {p!r}")
+                raise ValueError(
+                    f"category_probs must be {len(CATEGORIES)} non-negative numbers summing to 1, got {p!r}"
+                )
 
 
 @dataclass(frozen=True)
@@ -102,8 +112,11 @@ class TokenCategoryTask:
         """Draw ``n_tokens`` independent tokens using ``generator``."""
         check_positive_int("n_tokens", n_tokens)
         cfg, W = self.config, self.words_per_category
-        probs = torch.full((len(CATEGORIES),), 1.0 / len(CATEGORIES)) if cfg.category_probs is None \
+        probs = (
+            torch.full((len(CATEGORIES),), 1.0 / len(CATEGORIES))
+            if cfg.category_probs is None
             else torch.tensor(cfg.category_probs)
+        )
         category = torch.multinomial(probs, n_tokens, replacement=True, generator=generator)  # (N,)
         word = category * W + torch.randint(0, W, (n_tokens,), generator=generator)  # (N,)
         z = torch.randn(n_tokens, cfg.d_model, generator=generator)  # (N, D) context

@@ -23,7 +23,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from spark_edu.device import one_thread  # noqa: F401 (re-exported for the chapter)
 from spark_edu.train import TrainConfig, train
 from spark_edu.transformer import Transformer, TransformerConfig
 from spark_edu.truthfulness.text import Tfidf, Vocabulary
@@ -77,8 +76,13 @@ class TfidfLogisticRegression(nn.Module):
             xb, yb = batch
             return F.binary_cross_entropy_with_logits(m(xb), yb) + config.l2 * m.linear.weight.pow(2).sum()
 
-        train(model, lambda g: (x, y), loss_fn, TrainConfig(steps=config.steps, lr=config.lr, seed=config.seed),
-              desc="logistic regression")
+        train(
+            model,
+            lambda g: (x, y),
+            loss_fn,
+            TrainConfig(steps=config.steps, lr=config.lr, seed=config.seed),
+            desc="logistic regression",
+        )
         return model
 
     @torch.no_grad()
@@ -108,9 +112,15 @@ class TransformerClassifier(nn.Module):
     def __init__(self, vocab: Vocabulary, max_len: int, config: TransformerClassifierConfig):
         super().__init__()
         self.vocab, self.max_len = vocab, max_len
-        self.body = Transformer(TransformerConfig(vocab_size=len(vocab), d_model=config.d_model,
-                                                  n_heads=config.n_heads, n_layers=config.n_layers,
-                                                  max_len=max_len))
+        self.body = Transformer(
+            TransformerConfig(
+                vocab_size=len(vocab),
+                d_model=config.d_model,
+                n_heads=config.n_heads,
+                n_layers=config.n_layers,
+                max_len=max_len,
+            )
+        )
         self.head = nn.Linear(config.d_model, 1)
 
     def forward(self, tokens: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
@@ -119,8 +129,9 @@ class TransformerClassifier(nn.Module):
         return self.head(h[:, 0]).squeeze(-1)  # (N,) logit from the <cls> position
 
     @classmethod
-    def fit(cls, texts: Sequence[str], labels,
-            config: TransformerClassifierConfig = TransformerClassifierConfig()) -> TransformerClassifier:
+    def fit(
+        cls, texts: Sequence[str], labels, config: TransformerClassifierConfig = TransformerClassifierConfig()
+    ) -> TransformerClassifier:
         y = _check_fit_args(texts, labels)
         vocab = Vocabulary.build(texts)
         tokens, keep = vocab.encode(texts)  # (N, T)
@@ -136,9 +147,13 @@ class TransformerClassifier(nn.Module):
             tb, kb, yb = batch
             return F.binary_cross_entropy_with_logits(m(tb, kb), yb)
 
-        train(model, make_batch, loss_fn, TrainConfig(steps=config.steps, lr=config.lr,
-                                                      weight_decay=config.weight_decay, seed=config.seed),
-              desc="transformer classifier")
+        train(
+            model,
+            make_batch,
+            loss_fn,
+            TrainConfig(steps=config.steps, lr=config.lr, weight_decay=config.weight_decay, seed=config.seed),
+            desc="transformer classifier",
+        )
         return model
 
     @torch.no_grad()
@@ -158,8 +173,9 @@ def cross_val_probs(fit: Fit, texts: Sequence[str], labels, n_folds: int = 5, se
         raise ValueError(f"n_folds must be <= the number of texts ({len(texts)}), got {n_folds}")
     check_same_length("texts", texts, "labels", labels)
     fold = torch.empty(len(texts), dtype=torch.long)
-    fold[torch.randperm(len(texts), generator=torch.Generator().manual_seed(seed))] = \
-        torch.arange(len(texts)) % n_folds  # (N,) fold of each text
+    fold[torch.randperm(len(texts), generator=torch.Generator().manual_seed(seed))] = (
+        torch.arange(len(texts)) % n_folds
+    )  # (N,) fold of each text
     probs = torch.empty(len(texts))
     for k in range(n_folds):
         train_idx, test_idx = (fold != k).nonzero().squeeze(1), (fold == k).nonzero().squeeze(1)

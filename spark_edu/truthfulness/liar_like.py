@@ -48,23 +48,50 @@ LIAR_LABELS = ("pants-fire", "false", "barely-true", "half-true", "mostly-true",
 LIAR_COUNTS = (1050, 2511, 2108, 2638, 2466, 2063)
 
 # --- the slots: (phrase, cue word, weight). A weighted phrase's cue word appears nowhere else. -----
-EVIDENCE = (("official records show", "records", 2), ("a peer-reviewed study found", "study", 2),
-            ("government data suggest", "data", 1), ("reports say", None, 0),
-            ("many people believe", "people", -1), ("a viral post claims", "post", -2),
-            ("everyone knows", "knows", -2))
-MAGNITUDE = (("by roughly {n} percent", "roughly", 1), ("by {n} percent", None, 0),
-             ("{n} times over", "times", -1), ("more than ever in history", "ever", -2))
-VENUES = (("fact_sheet", 1), ("interview", 0), ("debate", 0), ("press_release", 0),
-          ("campaign_ad", -1), ("social_media", -1))
+EVIDENCE = (
+    ("official records show", "records", 2),
+    ("a peer-reviewed study found", "study", 2),
+    ("government data suggest", "data", 1),
+    ("reports say", None, 0),
+    ("many people believe", "people", -1),
+    ("a viral post claims", "post", -2),
+    ("everyone knows", "knows", -2),
+)
+MAGNITUDE = (
+    ("by roughly {n} percent", "roughly", 1),
+    ("by {n} percent", None, 0),
+    ("{n} times over", "times", -1),
+    ("more than ever in history", "ever", -2),
+)
+VENUES = (
+    ("fact_sheet", 1),
+    ("interview", 0),
+    ("debate", 0),
+    ("press_release", 0),
+    ("campaign_ad", -1),
+    ("social_media", -1),
+)
 #: (speaker, party, credibility). Each party has one speaker of each credibility: party says nothing.
-SPEAKERS = (("ada_lin", "teal", 1), ("ben_okafor", "teal", 0), ("cy_varga", "teal", -1),
-            ("dee_ramos", "amber", 1), ("eli_novak", "amber", 0), ("fay_osei", "amber", -1),
-            ("gus_patel", "violet", 1), ("hana_berg", "violet", 0), ("ivo_mendes", "violet", -1))
+SPEAKERS = (
+    ("ada_lin", "teal", 1),
+    ("ben_okafor", "teal", 0),
+    ("cy_varga", "teal", -1),
+    ("dee_ramos", "amber", 1),
+    ("eli_novak", "amber", 0),
+    ("fay_osei", "amber", -1),
+    ("gus_patel", "violet", 1),
+    ("hana_berg", "violet", 0),
+    ("ivo_mendes", "violet", -1),
+)
 SUBJECTS = {  # topic -> neutral subject phrases (political, scientific, historical claims)
     "economy": ("the unemployment rate", "gas prices", "the federal deficit", "tax revenue"),
     "science": ("sea levels", "measles cases", "vaccination rates", "solar power output"),
-    "history": ("the population of ancient rome", "wartime grain exports", "railway mileage in 1900",
-                "literacy in the 1850s"),
+    "history": (
+        "the population of ancient rome",
+        "wartime grain exports",
+        "railway mileage in 1900",
+        "literacy in the 1850s",
+    ),
 }
 CHANGES = ("rose", "fell", "grew", "dropped")
 NUMBERS = tuple(range(2, 41))
@@ -100,8 +127,10 @@ class Statements:
 
     @property
     def texts(self) -> list[str]:
-        return [f"spk_{sp} party_{pa} ctx_{ve} subj_{su} | {st}"
-                for sp, pa, ve, su, st in zip(self.speakers, self.parties, self.venues, self.subjects, self.statements)]
+        return [
+            f"spk_{sp} party_{pa} ctx_{ve} subj_{su} | {st}"
+            for sp, pa, ve, su, st in zip(self.speakers, self.parties, self.venues, self.subjects, self.statements)
+        ]
 
 
 #: eq-truth-score as a word -> weight table: the label is a linear function of word counts.
@@ -125,9 +154,16 @@ def clean_level(text: str) -> int:
 
 
 def _draw(n: int, g: torch.Generator) -> dict[str, torch.Tensor]:
-    sizes = {"evidence": len(EVIDENCE), "magnitude": len(MAGNITUDE), "venue": len(VENUES),
-             "speaker": len(SPEAKERS), "topic": len(SUBJECTS), "subject": 4, "change": len(CHANGES),
-             "number": len(NUMBERS)}
+    sizes = {
+        "evidence": len(EVIDENCE),
+        "magnitude": len(MAGNITUDE),
+        "venue": len(VENUES),
+        "speaker": len(SPEAKERS),
+        "topic": len(SUBJECTS),
+        "subject": 4,
+        "change": len(CHANGES),
+        "number": len(NUMBERS),
+    }
     return {k: torch.randint(m, (n,), generator=g) for k, m in sizes.items()}
 
 
@@ -172,12 +208,14 @@ def liar_like_statements(n: int = 1000, noise: float = 0.2, balance: float = 0.5
     guessed = torch.randint(6, (n,), generator=g)  # (N,) uniform over the six labels
     observed = torch.where(relabel, guessed, clean)
     cols = list(zip(*chosen))
-    return Statements(tuple(cols[0]), tuple(cols[1]), tuple(cols[2]), tuple(cols[3]), tuple(cols[4]),
-                      observed, clean, float(noise))
+    return Statements(
+        tuple(cols[0]), tuple(cols[1]), tuple(cols[2]), tuple(cols[3]), tuple(cols[4]), observed, clean, float(noise)
+    )
 
 
-def prototype_style_statements(n: int = 1000, seed: int = 0,
-                               class_weights: tuple[float, ...] = LIAR_COUNTS) -> Statements:
+def prototype_style_statements(
+    n: int = 1000, seed: int = 0, class_weights: tuple[float, ...] = LIAR_COUNTS
+) -> Statements:
     """The same kind of text, but labels drawn from ``class_weights`` independently of it.
 
     With LIAR's frequencies the binary collapse is 56% true, not balanced; whatever the
@@ -190,8 +228,9 @@ def prototype_style_statements(n: int = 1000, seed: int = 0,
     g = torch.Generator().manual_seed(seed + 1_000_003)
     weights = torch.tensor(class_weights, dtype=torch.float64)
     labels6 = torch.multinomial(weights, n, replacement=True, generator=g)  # (N,) ignores the text
-    return Statements(base.statements, base.speakers, base.parties, base.subjects, base.venues,
-                      labels6, base.clean_labels6, None)
+    return Statements(
+        base.statements, base.speakers, base.parties, base.subjects, base.venues, labels6, base.clean_labels6, None
+    )
 
 
 def bayes_optimal(noise: float, balance: float = 0.5) -> dict[str, float]:

@@ -59,5 +59,11 @@ def load_liar(folder: str | Path, split: str = "train") -> Statements:
             cols["venue"].append(_slug(row[13]))
     if not cols["label"]:
         raise ValueError(f"{path} holds no statements")
-    return Statements(tuple(cols["statement"]), tuple(cols["speaker"]), tuple(cols["party"]),
-                      tuple(cols["subject"]), tuple(cols["venue"]), torch.tensor(cols["label"]))
+    return Statements(
+        tuple(cols["statement"]),
+        tuple(cols["speaker"]),
+        tuple(cols["party"]),
+        tuple(cols["subject"]),
+        tuple(cols["venue"]),
+        torch.tensor(cols["label"]),
+    )

@@ -20,8 +20,10 @@ bins B_m and averages the gap between observed frequency and mean prediction:
     ECE = Σ_m |B_m|/N · |mean_{B_m}(y) − mean_{B_m}(p)|                       (eq-truth-ece)
 
 Bootstrap intervals (Efron & Tibshirani, 1994) resample the N (label, score) pairs with
-replacement and take percentiles of the metric. Metrics take 1-D tensors; the private
-``_batched`` forms take (R, N) rows of resamples, which is what makes the bootstrap fast.
+replacement and take percentiles of the metric. The public metrics take 1-D tensors and
+validate them; the private kernels they call (``_counts``, ``_accuracy`` … ``_f1``, ``_auc``,
+``_ece``, and :data:`METRICS`) compute along the last axis, so one call scores all (R, N) rows
+of resamples at once, which is what makes the bootstrap fast.
 """
 
 from __future__ import annotations
@@ -196,7 +198,7 @@ def expected_calibration_error(labels, probs, n_bins: int = 10, kind: str = "pos
     return float(_ece(y, p, n_bins))
 
 
-#: name -> (batched metric on (labels, scores, threshold), needs scores rather than predictions)
+#: name -> metric of (labels, scores, threshold) along the last axis (AUC ignores the threshold)
 METRICS: dict[str, Callable] = {
     "accuracy": lambda y, s, t: _accuracy(y, (s >= t).long()),
     "precision": lambda y, s, t: _precision(y, (s >= t).long()),
@@ -206,8 +208,15 @@ METRICS: dict[str, Callable] = {
 }
 
 
-def bootstrap_ci(labels, scores, metric: str = "accuracy", threshold: float = 0.5, n_resamples: int = 1000,
-                 level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
+def bootstrap_ci(
+    labels,
+    scores,
+    metric: str = "accuracy",
+    threshold: float = 0.5,
+    n_resamples: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float, float]:
     """(value, low, high): the metric and its percentile bootstrap interval at ``level``."""
     y, s = check_labels(labels, scores)
     if metric not in METRICS:

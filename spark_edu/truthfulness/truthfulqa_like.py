@@ -31,8 +31,7 @@ import torch
 
 from spark_edu.validation import check_positive_int, check_range
 
-ENTITIES = ("zorp", "blick", "quann", "drell", "mibbet", "toska", "vurl", "snee", "grobe", "piffle",
-            "wexa", "lunder")
+ENTITIES = ("zorp", "blick", "quann", "drell", "mibbet", "toska", "vurl", "snee", "grobe", "piffle", "wexa", "lunder")
 VALUES = {
     "colour": ("red", "blue", "green", "yellow", "white", "black"),
     "food": ("seeds", "fish", "leaves", "insects", "fruit", "moss"),
@@ -120,8 +119,9 @@ def truthfulqa_like(n: int = 1000, noise: float = 0.0, seed: int = 0) -> tuple[W
     return world, QAPairs(tuple(texts), labels, clean, float(noise))
 
 
-def imitation_scores(world: World, items: list[QAItem], n_posts: int = 20, myth_rate: float = 0.7,
-                     seed: int = 0) -> list[torch.Tensor]:
+def imitation_scores(
+    world: World, items: list[QAItem], n_posts: int = 20, myth_rate: float = 0.7, seed: int = 0
+) -> list[torch.Tensor]:
     """Score each choice by how often a synthetic web of ``n_posts`` posts per fact repeats it.
 
     Each post about (entity, attribute) states the misconception with probability
@@ -134,8 +134,10 @@ def imitation_scores(world: World, items: list[QAItem], n_posts: int = 20, myth_
     scores = []
     for item in items:
         myth_posts = int((torch.rand(n_posts, generator=g) < myth_rate).sum())
-        counts = {world.myth[item.entity][item.attribute]: myth_posts,
-                  world.truth[item.entity][item.attribute]: n_posts - myth_posts}
+        counts = {
+            world.myth[item.entity][item.attribute]: myth_posts,
+            world.truth[item.entity][item.attribute]: n_posts - myth_posts,
+        }
         scores.append(torch.tensor([float(counts.get(c.split()[-1], 0)) for c in item.choices]))
     return scores
 

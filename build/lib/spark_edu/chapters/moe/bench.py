@@ -1,0 +1,142 @@
+"""``python -m spark_edu bench moe``: what does MoE dispatch really cost?
+
+Times, in one run and on one input, the forward pass of:
+
+* ``loop``   — :func:`~spark_edu.moe.dispatch_loop`, one index-mask pass per expert;
+* ``sorted`` — :func:`~spark_edu.moe.dispatch_sorted`, permute / contiguous slices / un-permute;
+* ``ideal``  — :meth:`~spark_edu.moe.Experts.grouped` on tokens already grouped with equal
+  load (two batched matmuls): the floor any dispatch can hope for;
+* ``dense``  — :func:`~spark_edu.moe.dispatch_dense`, every expert on every token (E/K × FLOPs);
+* ``route``  — the router itself (gate matmul, softmax, top-k), and ``permute`` — sorting,
+  gathering and scattering the tokens with the expert maths left out;
+* ``peak``   — one square float32 matmul, the machine's measured matmul rate.
+
+Reports medians, ratios, achieved GFLOP/s against ``peak``, and routing's share of a full
+fast-path layer (route + permute over route + sorted). Compare ratios, not times: the
+machine is shared and machines of one class differ.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+
+from spark_edu.device import describe_environment, threads
+from spark_edu.measure import time_it
+from spark_edu.moe import Experts, Router, RouterConfig, dispatch_dense, dispatch_loop, dispatch_sorted, expert_flops
+from spark_edu.moe.dispatch import sort_by_expert
+from spark_edu.moe.metrics import load_fractions, max_violation
+from spark_edu.results import load_json
+from spark_edu.validation import check_positive_int
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    tokens: int = 4096
+    d_model: int = 512
+    d_hidden: int = 2048
+    n_experts: int = 8
+    k: int = 2
+    repeats: int = 5
+    peak_size: int = 2048  # n for the n×n×n matmul that measures the machine's peak
+    seed: int = 0
+    threads: int = 0  # torch intra-op threads; 0 keeps torch's default (all cores)
+
+    def __post_init__(self):
+        for name in ("tokens", "d_model", "d_hidden", "n_experts", "k", "repeats", "peak_size"):
+            check_positive_int(name, getattr(self, name))
+        check_positive_int("threads", self.threads, minimum=0)
+        if self.tokens * self.k % self.n_experts:
+            raise ValueError(
+                f"tokens·k must be divisible by n_experts for the equal-load ideal, got "
+                f"{self.tokens}·{self.k} and {self.n_experts}"
+            )
+
+
+def _permute_only(x: torch.Tensor, routing) -> torch.Tensor:
+    token, gate, _ = sort_by_expert(routing)  # (A,), (A,)
+    return torch.zeros_like(x).index_add_(0, token, x.index_select(0, token) * gate[:, None])  # (T, D), no expert maths
+
+
+def run_benchmark(config: BenchConfig = BenchConfig()) -> dict:
+    """Time every path on one seeded input; returns medians (ms), ratios, GFLOP/s, shares."""
+    with threads(config.threads or None):
+        return _run(config)
+
+
+def _run(c: BenchConfig) -> dict:
+    g = torch.Generator().manual_seed(c.seed)
+    with torch.random.fork_rng():
+        torch.manual_seed(c.seed)
+        router = Router(RouterConfig(c.d_model, c.n_experts, c.k)).eval()
+        experts = Experts(c.n_experts, c.d_model, c.d_hidden)
+    x = torch.randn(c.tokens, c.d_model, generator=g)  # (T, D)
+    xg = torch.randn(c.n_experts, c.tokens * c.k // c.n_experts, c.d_model, generator=g)  # (E, T·K/E, D)
+    a = torch.randn(c.peak_size, c.peak_size, generator=g)
+    b = torch.randn(c.peak_size, c.peak_size, generator=g)
+    paths = {
+        "route": lambda: router(x),
+        "permute": lambda: _permute_only(x, routing),
+        "loop": lambda: dispatch_loop(x, routing, experts),
+        "sorted": lambda: dispatch_sorted(x, routing, experts),
+        "ideal": lambda: experts.grouped(xg),
+        "dense": lambda: dispatch_dense(x, routing, experts),
+        "peak": lambda: a @ b,
+    }
+    with torch.no_grad():
+        routing = router(x)
+        ms = {name: time_it(fn, repeats=c.repeats, warmup=1).median_ms for name, fn in paths.items()}
+    useful = expert_flops(c.tokens * c.k, c.d_model, c.d_hidden)  # FLOPs of the chosen experts
+    flops = {
+        "loop": useful,
+        "sorted": useful,
+        "ideal": useful,
+        "dense": expert_flops(c.tokens * c.n_experts, c.d_model, c.d_hidden),
+        "peak": 2.0 * c.peak_size**3,
+    }
+    gflops = {name: f / (ms[name] * 1e6) for name, f in flops.items()}
+    layer = ms["route"] + ms["sorted"]
+    return {
+        "config": asdict(c),
+        "environment": describe_environment(),
+        "median_ms": ms,
+        "gflops": gflops,
+        "ratios": {
+            "loop/ideal": ms["loop"] / ms["ideal"],
+            "sorted/ideal": ms["sorted"] / ms["ideal"],
+            "dense/sorted": ms["dense"] / ms["sorted"],
+            "dense/loop": ms["dense"] / ms["loop"],
+            "loop/sorted": ms["loop"] / ms["sorted"],
+        },
+        "fraction_of_peak": {name: gflops[name] / gflops["peak"] for name in ("loop", "sorted", "ideal", "dense")},
+        "routing_share": (ms["route"] + ms["permute"]) / layer,
+        "router_max_violation": max_violation(load_fractions(routing.indices, c.n_experts)),
+    }
+
+
+def saved_result() -> dict:
+    """The full-size result shipped with the package (``spark_edu/data/moe/bench.json``)."""
+    return load_json("moe", "bench.json")
+
+
+def format_report(result: dict) -> str:
+    """The benchmark as a small fixed-width text report."""
+    c, env, ms, gf = result["config"], result["environment"], result["median_ms"], result["gflops"]
+    lines = [
+        f"MoE dispatch, forward: {c['tokens']} tokens, d={c['d_model']}, experts {c['d_model']}->"
+        f"{c['d_hidden']}->{c['d_model']}, E={c['n_experts']}, top-{c['k']}, median of {c['repeats']}",
+        f"torch {env['torch']}, {env['device']}, CPU capability {env['cpu_capability']}, {env['threads']} thread(s)",
+        f"{'path':<8} {'median ms':>10} {'GFLOP/s':>9} {'of peak':>8}",
+    ]
+    for name in ("loop", "sorted", "ideal", "dense", "peak"):
+        share = f"{result['fraction_of_peak'][name]:8.0%}" if name in result["fraction_of_peak"] else " " * 8
+        lines.append(f"{name:<8} {ms[name]:10.1f} {gf[name]:9.1f} {share}")
+    lines.append(f"{'route':<8} {ms['route']:10.2f}   (gate matmul, softmax, top-k)")
+    lines.append(f"{'permute':<8} {ms['permute']:10.2f}   (sort, gather, scatter; no expert maths)")
+    lines.append("ratios: " + ", ".join(f"{k} {v:.2f}x" for k, v in result["ratios"].items()))
+    lines.append(
+        f"routing share of a fast-path layer (route+permute)/(route+sorted): {result['routing_share']:.1%}; "
+        f"router MaxVio {result['router_max_violation']:.2f}"
+    )
+    return "\n".join(lines)

@@ -1,0 +1,243 @@
+"""Expert parallelism on this machine: what does the all_to_all cost beside the experts?
+
+For each world size W, W fresh processes (gloo on CPU, NCCL on CUDA) each hold E/W experts
+of an :class:`~spark_edu.moe.expert_parallel.ExpertParallelMoE` and route their own
+``tokens`` (weak scaling: T per rank, so every rank does about T·K expert rows whatever W).
+Times the forward pass (no gradient), median over ``repeats`` after ``warmup``, every repeat
+starting from a barrier, and splits it into routing (router, sort, counts), exchange (the
+counts and the two activation all_to_alls, waiting for slower ranks included), experts
+(permute and the MLPs) and combine. Reports the slowest rank's medians (the layer is as
+slow as its slowest rank) and each rank's; measured bytes sent per rank beside
+:func:`~spark_edu.moe.expert_parallel.exchange_bytes` (eq-moe-ep-bytes), whose uniform-routing
+assumption the random router only approximates. Compare ratios, not times: the machine is
+shared, and W processes on a 2-core machine share its cores.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import statistics
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from spark_edu.device import describe_environment
+from spark_edu.moe.expert_parallel import ExpertParallelMoE, exchange_bytes
+from spark_edu.moe.layer import MoEConfig
+from spark_edu.validation import check_positive_int, check_range
+
+PHASES = ("routing", "exchange", "experts", "combine")
+
+
+@dataclass(frozen=True)
+class ExpertParallelBenchConfig:
+    world_sizes: tuple[int, ...] = (1, 2)
+    tokens: int = 4096  # per rank
+    d_model: int = 512
+    d_hidden: int = 2048
+    n_experts: int = 8
+    k: int = 2
+    repeats: int = 7
+    warmup: int = 2
+    capacity_factor: float | None = None
+    threads_per_rank: int = 1  # torch intra-op threads in each process (W · this ≤ cores is fair)
+    seed: int = 0
+    timeout_s: float = 300.0  # per world size: collectives and the whole launch
+    device: str = "cpu"  # "cuda": NCCL, rank r on cuda:r
+
+    def __post_init__(self):
+        if not self.world_sizes:
+            raise ValueError("world_sizes must name at least one world size, got ()")
+        for w in self.world_sizes:
+            check_positive_int("world_sizes entry", w)
+            if self.n_experts % w:
+                raise ValueError(f"every world size must divide n_experts={self.n_experts}, got {w}")
+        for name in ("tokens", "d_model", "d_hidden", "n_experts", "k", "repeats", "threads_per_rank"):
+            check_positive_int(name, getattr(self, name))
+        check_positive_int("warmup", self.warmup, minimum=0)
+        check_positive_int("seed", self.seed, minimum=0)
+        check_range("timeout_s", self.timeout_s, 0.0, low_inclusive=False)
+        if self.device not in ("cpu", "cuda"):
+            raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
+        _ = self.moe_config  # validates k, capacity_factor
+
+    @property
+    def moe_config(self) -> MoEConfig:
+        return MoEConfig(self.d_model, self.d_hidden, self.n_experts, self.k, self.capacity_factor)
+
+
+def _median_ms(seconds: list[float]) -> float:
+    return 1e3 * statistics.median(seconds)
+
+
+def _bench_rank(rank: int, world_size: int, c: ExpertParallelBenchConfig) -> dict:
+    device = torch.device("cuda", rank) if c.device == "cuda" else torch.device("cpu")
+    torch.manual_seed(c.seed)  # router and experts; the router is rank 0's on every rank anyway
+    layer = ExpertParallelMoE(c.moe_config, timed=True, device=device).eval()
+    x = torch.randn(c.tokens, c.d_model, generator=torch.Generator().manual_seed(c.seed + 1 + rank)).to(device)
+    totals, phases = [], {p: [] for p in PHASES}
+    with torch.no_grad():
+        for i in range(c.warmup + c.repeats):
+            dist.barrier()
+            start = time.perf_counter()
+            layer(x)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            if i >= c.warmup:
+                totals.append(time.perf_counter() - start)
+                for p in PHASES:
+                    phases[p].append(getattr(layer.last_timings, f"{p}_s"))
+    stats = layer.last_exchange
+    return {
+        "rank": rank,
+        "median_ms": {"total": _median_ms(totals), **{p: _median_ms(v) for p, v in phases.items()}},
+        "bytes_sent": stats.bytes_sent,
+        "bytes_received": stats.bytes_received,
+        "control_bytes": stats.control_bytes,
+        "tokens_to_rank": list(stats.tokens_to_rank),
+        "kept_fraction": sum(stats.tokens_to_rank) / (c.tokens * c.k),
+        "bytes_per_element": x.element_size(),
+    }
+
+
+def _worker(rank: int, world_size: int, port: int, c: ExpertParallelBenchConfig, out_dir: str) -> None:
+    os.environ["MASTER_ADDR"], os.environ["MASTER_PORT"] = "127.0.0.1", str(port)
+    torch.set_num_threads(c.threads_per_rank)  # this process only; it ends with the benchmark
+    try:
+        if c.device == "cuda":
+            torch.cuda.set_device(rank)
+        backend = "nccl" if c.device == "cuda" else "gloo"
+        dist.init_process_group(backend, rank=rank, world_size=world_size, timeout=timedelta(seconds=c.timeout_s))
+        result = _bench_rank(rank, world_size, c)
+    except Exception as err:  # noqa: BLE001 - reported to the parent, which raises
+        result = {"rank": rank, "error": f"{type(err).__name__}: {err}"}
+    (Path(out_dir) / f"rank{rank}.json").write_text(json.dumps(result))
+    if dist.is_initialized() and "error" not in result:
+        dist.destroy_process_group()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _launch(world_size: int, c: ExpertParallelBenchConfig) -> list[dict]:
+    """One process per rank; joined within ``timeout_s``, survivors terminated, then killed."""
+    ctx = mp.get_context("spawn")
+    with tempfile.TemporaryDirectory() as out_dir:
+        args = (world_size, _free_port(), c, out_dir)
+        procs = [ctx.Process(target=_worker, args=(rank, *args)) for rank in range(world_size)]
+        start = time.perf_counter()
+        try:
+            for p in procs:
+                p.start()
+            for p in procs:
+                p.join(timeout=max(0.1, c.timeout_s - (time.perf_counter() - start)))
+        finally:
+            for p in procs:
+                if p.is_alive():
+                    p.terminate()
+                    p.join(timeout=5)
+                if p.is_alive():
+                    p.kill()
+                    p.join(timeout=5)
+        files = [Path(out_dir) / f"rank{rank}.json" for rank in range(world_size)]
+        results = [json.loads(f.read_text()) if f.exists() else None for f in files]
+    problems = [
+        f"rank {r}: " + (res["error"] if res else f"no result (exit code {p.exitcode})")
+        for r, (res, p) in enumerate(zip(results, procs))
+        if res is None or "error" in res
+    ]
+    if problems:
+        raise RuntimeError(f"expert-parallel benchmark failed at world size {world_size}: " + "; ".join(problems))
+    return results
+
+
+def run_expert_parallel_benchmark(
+    world_sizes=(1, 2),
+    tokens: int = 4096,
+    d_model: int = 512,
+    d_hidden: int = 2048,
+    n_experts: int = 8,
+    k: int = 2,
+    repeats: int = 7,
+    warmup: int = 2,
+    capacity_factor: float | None = None,
+    threads_per_rank: int = 1,
+    seed: int = 0,
+    timeout_s: float = 300.0,
+    device: str = "cpu",
+) -> dict:
+    """Time the expert-parallel forward at each world size; returns a JSON-able dict (see the module)."""
+    c = ExpertParallelBenchConfig(
+        world_sizes=tuple(world_sizes), tokens=tokens, d_model=d_model, d_hidden=d_hidden, n_experts=n_experts, k=k,
+        repeats=repeats, warmup=warmup, capacity_factor=capacity_factor, threads_per_rank=threads_per_rank,
+        seed=seed, timeout_s=timeout_s, device=device,
+    )  # fmt: skip
+    kept = 1.0 if capacity_factor is None else min(1.0, capacity_factor)  # uniform load: C = c·T·K/E places
+    runs = []
+    for w in c.world_sizes:
+        ranks = _launch(w, c)
+        predicted = exchange_bytes(tokens, k, d_model, ranks[0]["bytes_per_element"], w, kept)
+        sent = statistics.mean(r["bytes_sent"] for r in ranks)
+        runs.append(
+            {
+                "world_size": w,
+                "experts_per_rank": n_experts // w,
+                "median_ms": {p: max(r["median_ms"][p] for r in ranks) for p in ("total", *PHASES)},
+                "bytes_sent_per_rank": sent,
+                "predicted_bytes_per_rank": predicted,
+                "measured_over_predicted": sent / predicted if predicted else None,
+                "per_rank": ranks,
+            }
+        )
+    return {
+        "config": {**asdict(c), "world_sizes": list(c.world_sizes)},
+        "environment": describe_environment(),
+        "runs": runs,
+    }
+
+
+def format_report(result: dict) -> str:
+    """The benchmark as a fixed-width text table, one row per world size (slowest rank's medians)."""
+    c, env = result["config"], result["environment"]
+    backend = "nccl" if c["device"] == "cuda" else "gloo"
+    shape = (
+        f"Expert-parallel MoE, forward: {c['tokens']} tokens per rank, d={c['d_model']}, "
+        f"experts {c['d_model']}->{c['d_hidden']}->{c['d_model']}, E={c['n_experts']}, top-{c['k']}, "
+        f"capacity {c['capacity_factor']}, median of {c['repeats']} after {c['warmup']} warm-up"
+    )
+    where = (
+        f"torch {env['torch']}, {c['device']} ({backend}), CPU capability {env['cpu_capability']}, "
+        f"{c['threads_per_rank']} thread(s) per rank"
+    )
+    header = (
+        f"{'W':>2} {'E/rank':>6} {'total ms':>9} {'routing':>8} {'exchange':>9} {'experts':>8} {'combine':>8} "
+        f"{'MB sent/rank':>12} {'predicted':>9} {'ratio':>6}"
+    )
+    lines = [shape, where, header]
+    for run in result["runs"]:
+        ms = run["median_ms"]
+        ratio = "-" if run["measured_over_predicted"] is None else f"{run['measured_over_predicted']:.3f}"
+        lines.append(
+            f"{run['world_size']:>2} {run['experts_per_rank']:>6} {ms['total']:9.1f} {ms['routing']:8.1f} "
+            f"{ms['exchange']:9.1f} {ms['experts']:8.1f} {ms['combine']:8.1f} "
+            f"{run['bytes_sent_per_rank'] / 1e6:12.2f} {run['predicted_bytes_per_rank'] / 1e6:9.2f} {ratio:>6}"
+        )
+    lines.append(
+        "times: the slowest rank's median per phase (ms); bytes: activations that left the rank, "
+        "dispatch + return (eq-moe-ep-bytes)"
+    )
+    return "\n".join(lines)
+
+
+__all__ = ["ExpertParallelBenchConfig", "format_report", "run_expert_parallel_benchmark"]

@@ -1,0 +1,140 @@
+"""Figures of the sparse-attention chapter: patterns with their tiles, speed-up against the
+bound, time against length, memory against sparsity. Each takes an ``ax`` or returns a
+``Figure``. ``render`` is the chapter's widget.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from spark_edu.attention import masks
+from spark_edu.plots import COLORS, plot_mask, subplots
+
+PATTERN_KINDS = ("local", "strided", "random", "block", "global_window", "causal")
+PATH_STYLE = {
+    "sdpa": ("dense SDPA", "#4c72b0", "o"),
+    "masked_sdpa": ("masked SDPA", "#8172b3", "v"),
+    "reference": ("masked reference", "#937860", "^"),
+    "readable": ("readable block", "#55a868", "s"),
+    "gathered": ("gathered block", "#dd8452", "D"),
+    "band": ("band", "#c44e52", "P"),
+    "flex": ("compiled flex", "#222222", "X"),
+}
+
+
+def example_pattern(
+    kind: str, length: int = 64, block_size: int = 8, sparsity: float = 0.7, window: int = 4, seed: int = 0
+):
+    """A predicate of each kind, sized for pictures; ``window`` is the stride / half-width where used."""
+    if kind == "local":
+        return masks.sliding_window(masks.window_for_sparsity(length, sparsity))
+    if kind == "strided":
+        return masks.or_masks(masks.sliding_window(window), masks.strided(window))
+    if kind == "random":
+        return masks.random_elements(length, sparsity, seed)
+    if kind == "block":
+        return masks.block_sparse(masks.random_block_layout(-(-length // block_size), sparsity, seed), block_size)
+    if kind == "global_window":
+        return masks.global_window(block_size // 2, window)
+    if kind == "causal":
+        return masks.causal
+    raise ValueError(f"kind must be one of {PATTERN_KINDS}, got {kind!r}")
+
+
+def draw_pattern(ax, mask: torch.Tensor, block_size: int, title: str = ""):
+    """The mask (black = attend) with the tile grid; empty tiles shaded: what a kernel may skip."""
+    import matplotlib.patches as patches
+
+    plot_mask(ax, mask, title)
+    counts = masks.tile_counts(mask, block_size)  # (nq, nk)
+    for i in range(counts.shape[0]):
+        for j in range(counts.shape[1]):
+            if counts[i, j] == 0:
+                ax.add_patch(
+                    patches.Rectangle(
+                        (j * block_size - 0.5, i * block_size - 0.5),
+                        block_size,
+                        block_size,
+                        facecolor=COLORS["sparse"],
+                        alpha=0.25,
+                        edgecolor="none",
+                    )
+                )
+    for edge in range(block_size, max(mask.shape), block_size):
+        ax.axhline(edge - 0.5, color=COLORS["sparse"], linewidth=0.6)
+        ax.axvline(edge - 0.5, color=COLORS["sparse"], linewidth=0.6)
+
+
+def pattern_gallery(length: int = 64, block_size: int = 8):
+    """Every pattern kind side by side, titled with its element and block sparsity."""
+    fig, axes = subplots(2, 3, width=2.9, height=2.9)
+    for ax, kind in zip(axes.flat, PATTERN_KINDS):
+        mask = masks.dense_mask(example_pattern(kind, length, block_size), length)
+        title = (
+            f"{kind}\nelement {masks.element_sparsity(mask):.0%}, block {masks.block_sparsity(mask, block_size):.0%}"
+        )
+        draw_pattern(ax, mask, block_size, title)
+        ax.set(xlabel="key j", ylabel="query i")
+    return fig
+
+
+def render(kind: str = "local", sparsity: float = 0.7, window: int = 4, block_size: int = 8, length: int = 64):
+    """The widget's figure: one pattern, its tiles, element vs block sparsity and the bound."""
+    mask = masks.dense_mask(example_pattern(kind, length, block_size, sparsity, window), length)
+    s_e, s_b = masks.element_sparsity(mask), masks.block_sparsity(mask, block_size)
+    fig, axes = subplots(1, 2, width=3.6, height=3.2)
+    draw_pattern(axes[0, 0], mask, block_size, f"{kind}, L={length}, block {block_size}")
+    ax = axes[0, 1]
+    bars = {"element\nsparsity": s_e, "block\nsparsity": s_b}
+    ax.bar(list(bars), list(bars.values()), color=[COLORS["claimed"], COLORS["sparse"]])
+    ax.set(ylim=(0, 1), title=f"bound 1/(1−s_b) = {1 / (1 - s_b):.2f}x\n(report: 1/(1−s) = {1 / (1 - s_e):.2f}x)")
+    for i, value in enumerate(bars.values()):
+        ax.text(i, value + 0.02, f"{value:.2f}", ha="center")
+    return fig
+
+
+def plot_speedup_vs_sparsity(ax, rows, length: int, paths=("readable", "gathered", "band", "flex"), claimed=None):
+    """Measured ratio to dense SDPA against block sparsity, with the bound ``1/(1 − s)``."""
+    grid = torch.linspace(0, 0.92, 50)
+    ax.plot(grid, 1 / (1 - grid), "--", color="grey", label="bound 1/(1−s)")
+    for path in paths:
+        pts = sorted((r.block_sparsity, r.ratio) for r in rows if r.length == length and r.path == path)
+        if pts:
+            label, color, marker = PATH_STYLE[path]
+            ax.plot(*zip(*pts), marker=marker, linestyle="none", color=color, label=label)
+    if claimed:
+        xs, ys = zip(*claimed)
+        ax.plot(xs, ys, "x", color=COLORS["claimed"], markersize=9, label="report (at element sparsity)")
+    ax.axhline(1.0, color="black", linewidth=0.6)
+    ax.set(
+        yscale="log",
+        xlabel="block sparsity (element sparsity for the report)",
+        ylabel="speed-up vs dense SDPA",
+        title=f"L = {length}",
+    )
+    ax.legend(fontsize=8)
+
+
+def plot_time_vs_length(ax, rows, pattern: str, paths=("sdpa", "masked_sdpa", "readable", "gathered", "band", "flex")):
+    """Median time against length on log–log axes, one line per path."""
+    for path in paths:
+        pts = sorted((r.length, r.median_ms) for r in rows if r.pattern == pattern and r.path == path)
+        if pts:
+            label, color, marker = PATH_STYLE[path]
+            ax.loglog(*zip(*pts), marker=marker, color=color, label=label)
+    ax.set(xlabel="sequence length L", ylabel="median time (ms)", title=pattern)
+    ax.legend(fontsize=8)
+
+
+def plot_memory(ax, points):
+    """Peak memory against block sparsity: the materialising reference, fused SDPA, the sparse kernels."""
+    xs = [p.block_sparsity for p in points]
+    for attr, label, color in (
+        ("reference_mb", "masked reference", "#937860"),
+        ("sdpa_mb", "dense SDPA", "#4c72b0"),
+        ("readable_mb", "readable block", "#55a868"),
+        ("gathered_mb", "gathered block", "#dd8452"),
+    ):
+        ax.plot(xs, [getattr(p, attr) for p in points], marker="o", label=label, color=color)
+    ax.set(yscale="log", xlabel="block sparsity", ylabel="peak memory (MB)")
+    ax.legend(fontsize=8)

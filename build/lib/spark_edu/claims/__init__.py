@@ -1,0 +1,51 @@
+"""Every number the two reports claim, once, and the rules that judge a reproduction.
+
+Reports (in the project's ``shared/reports/``):
+
+* ``modular`` — "Modular Sparse Transformers - Demonstration Report" (June 2025).
+* ``spark``   — "SPaR-K Architecture: Comprehensive Benchmark Results" (2025-01-21).
+
+A chapter measures a claim with code in this package and returns a :class:`Measurement`;
+:func:`verdict` judges it and :func:`compare` renders "claimed vs reproduced vs verdict".
+
+Verdict rules (in :mod:`~spark_edu.claims.verdicts`, tested in ``tests/test_claims.py``):
+
+* **not reproducible as stated** — the measurement says the claim cannot be computed as the
+  report states it (a number its authors typed in, a quantity the report never defines);
+  the honest measured version, if any, is shown beside it.
+* **reproduced** — a numeric claim lies inside the measured interval ``[low, high]``, or
+  within the claim's tolerance of the measured value; a claimed range overlaps the
+  measured interval; a yes/no claim equals the measured answer.
+* **differs** — otherwise.
+"""
+
+from spark_edu.claims.registry import CLAIMS, claims_for
+from spark_edu.claims.table import ComparisonTable, Row, compare
+from spark_edu.claims.verdicts import (
+    DIFFERS,
+    NOT_AS_STATED,
+    REPORTS,
+    REPRODUCED,
+    VERDICTS,
+    Claim,
+    Measurement,
+    format_value,
+    verdict,
+)
+
+__all__ = [
+    "CLAIMS",
+    "DIFFERS",
+    "NOT_AS_STATED",
+    "REPORTS",
+    "REPRODUCED",
+    "VERDICTS",
+    "Claim",
+    "ComparisonTable",
+    "Measurement",
+    "Row",
+    "claims_for",
+    "compare",
+    "format_value",
+    "verdict",
+]

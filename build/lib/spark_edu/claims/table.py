@@ -1,0 +1,72 @@
+"""Claimed vs measured vs verdict, as a table that prints as text and renders as HTML."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from spark_edu.claims.registry import CLAIMS
+from spark_edu.claims.verdicts import VERDICTS, Claim, Measurement, verdict
+
+
+@dataclass(frozen=True)
+class Row:
+    claim: Claim
+    measurement: Measurement
+    verdict: str
+
+
+class ComparisonTable:
+    """Claimed vs reproduced vs verdict; prints as fixed-width text and renders as HTML."""
+
+    columns = ("quantity", "claimed", "measured", "unit", "verdict", "why")
+
+    def __init__(self, rows: list[Row]):
+        self.rows = rows
+
+    def records(self) -> list[dict[str, str]]:
+        return [
+            {
+                "key": r.claim.key,
+                "report": r.claim.report,
+                "section": r.claim.section,
+                "quantity": r.claim.quantity,
+                "claimed": r.claim.claimed_text,
+                "measured": r.measurement.measured_text,
+                "unit": r.claim.unit,
+                "verdict": r.verdict,
+                "why": r.measurement.reason,
+                "chapter": r.claim.chapter,
+            }
+            for r in self.rows
+        ]
+
+    def counts(self) -> dict[str, int]:
+        return {v: sum(r.verdict == v for r in self.rows) for v in VERDICTS}
+
+    def __repr__(self) -> str:
+        records = self.records()
+        widths = {c: max([len(c)] + [len(rec[c]) for rec in records]) for c in self.columns[:-1]}
+        line = lambda rec: "  ".join(rec[c].ljust(widths[c]) for c in self.columns[:-1])  # noqa: E731
+        header = line({c: c for c in self.columns})
+        body = [line(rec) + ("" if not rec["why"] else f"  ({rec['why']})") for rec in records]
+        return "\n".join([header, "-" * len(header), *body])
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        head = "".join(f"<th>{c}</th>" for c in self.columns)
+        rows = []
+        for rec in self.records():
+            cls = rec["verdict"].replace(" ", "-")
+            cells = "".join(f"<td>{escape(rec[c])}</td>" for c in self.columns)
+            rows.append(f'<tr class="verdict-{cls}">{cells}</tr>')
+        return f'<table class="claims-table"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+
+
+def compare(measurements: list[Measurement]) -> ComparisonTable:
+    """Pair measurements with their claims and judge each one."""
+    rows = []
+    for m in measurements:
+        claim = CLAIMS[m.key]
+        rows.append(Row(claim, m, verdict(claim, m)))
+    return ComparisonTable(rows)

@@ -1,0 +1,291 @@
+"""Feynman–Kac (resolvent) attention: the sum over every attention path, discounted per hop.
+
+Standard attention mixes values once, ``A V`` with ``A = softmax(QKᵀ/√D + log M)``
+row-stochastic. FK attention (Madhusudanan, 2025, after Kac, 1949 and Katz, 1953) mixes them
+along paths of every length, each hop discounted by ``β``:
+
+    Y = Σ_{k≥0} (βA)^k V = (I − βA)⁻¹ V                          (eq-fk-resolvent)
+    Y_K = Σ_{k=0}^{K} (βA)^k V = V + βA(V + βA(V + …))          (eq-fk-series, Horner)
+    max|Y − Y_K| ≤ q^{K+1} / (1 − q) · max|V|,  q = |β|·‖A‖∞    (eq-fk-bound)
+
+The series converges iff ρ(βA) < 1. A softmax matrix (masked or not) has non-negative rows
+summing to 1 (to 0 for a query that sees nothing), so ρ(A) ≤ ‖A‖∞ ≤ 1, with ρ(A) = 1 as soon
+as one row sums to 1 (A·1 = 1): the condition is exactly ``|β| < 1``. The optional
+normalisation multiplies by ``(1 − β)``, which makes every row of ``(1 − β)(I − βA)⁻¹`` sum
+to 1 again, so outputs stay on the scale of V.
+
+Dimension letters: B batch, H heads, T sequence, D head width, C = H·D model width.
+Papers: Kac (1949), Katz (1953), Vaswani et al. (2017); norms and spectra: Horn & Johnson (2012).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from spark_edu.attention.dense import attention_weights
+from spark_edu.validation import check_finite, check_positive_int, check_range
+
+_STOCHASTIC_TOL = 1e-5  # slack on "rows are non-negative and sum to at most 1"
+
+
+# --- checks ---------------------------------------------------------------------------------
+def check_beta(beta: float) -> float:
+    """``|β| < 1``: the convergence condition for any row-stochastic ``A``."""
+    try:
+        check_range("beta", beta, -1.0, 1.0, low_inclusive=False, high_inclusive=False)
+    except ValueError:
+        raise ValueError(
+            f"beta must lie in (-1, 1) (open): a softmax matrix has spectral radius 1, so the path "
+            f"series Σ (βA)^k converges iff |beta| < 1; got {beta!r}"
+        ) from None
+    return float(beta)
+
+
+def _check_pair(A: torch.Tensor, V: torch.Tensor) -> None:
+    check_finite("A", A)
+    check_finite("V", V)
+    if A.dim() < 2 or A.shape[-1] != A.shape[-2]:
+        raise ValueError(f"A must be square in its last two dims (..., T, T), got shape {tuple(A.shape)}")
+    if V.dim() < 2 or V.shape[-2] != A.shape[-1]:
+        raise ValueError(f"V must have shape (..., T, D) with T = {A.shape[-1]} (A's size), got {tuple(V.shape)}")
+    try:
+        torch.broadcast_shapes(A.shape[:-2], V.shape[:-2])
+    except RuntimeError:
+        raise ValueError(f"leading dims of A {tuple(A.shape)} and V {tuple(V.shape)} do not broadcast") from None
+
+
+def is_substochastic(A: torch.Tensor, tol: float = _STOCHASTIC_TOL) -> bool:
+    """True when every entry is ≥ 0 and every row sums to at most 1 (so ‖A‖∞ ≤ 1, ρ(A) ≤ 1)."""
+    return bool((A >= -tol).all()) and bool((A.sum(dim=-1) <= 1 + tol).all())
+
+
+def spectral_radius(A: torch.Tensor) -> torch.Tensor:
+    """ρ(A) = max |λ| for each matrix in the batch (an eigenvalue solve: small T only)."""
+    return torch.linalg.eigvals(A.detach().to(torch.float64)).abs().amax(dim=-1)  # (...)
+
+
+def check_convergence(A: torch.Tensor, beta: float) -> None:
+    """Raise ``ValueError`` unless ρ(βA) < 1, i.e. unless the path series converges.
+
+    For a (sub)stochastic ``A`` (every softmax matrix) this is ``|β| < 1``; for any other
+    matrix it computes the spectral radius.
+    """
+    beta = float(beta)
+    if is_substochastic(A):
+        check_beta(beta)
+        return
+    rho = float(spectral_radius(A).max())
+    if not abs(beta) * rho < 1:
+        raise ValueError(
+            f"the path series needs rho(beta A) < 1, got |beta| * rho(A) = "
+            f"{abs(beta)} * {rho:.4g} = {abs(beta) * rho:.4g}; choose |beta| < {1 / rho:.4g}"
+        )
+
+
+def prototype_beta_limit(A: torch.Tensor) -> float:
+    """The original prototype's "stability" cap ``0.99 / max|A_ij|``: WRONG, kept to teach why.
+
+    The largest entry of a softmax matrix lies between 1/T and 1, while its spectral radius
+    is exactly 1, so this cap lets β reach 0.99·T: the series diverges for every β ≥ 1 and
+    ``I − βA`` is singular at β = 1 (``(I − A)·1 = 0``).
+    """
+    return 0.99 / (float(A.abs().max()) + 1e-8)
+
+
+# --- the two ways to compute it -------------------------------------------------------------
+def _scale(beta: float, normalize: bool) -> float:
+    return (1.0 - beta) if normalize else 1.0
+
+
+def resolvent(
+    A: torch.Tensor, V: torch.Tensor, beta: float, normalize: bool = False, triangular: bool = False, check: bool = True
+) -> torch.Tensor:
+    """Exact ``(I − βA)⁻¹ V`` (eq-fk-resolvent) by a linear solve, batched over leading dims.
+
+    A: (..., T, T), V: (..., T, D) -> (..., T, D). Never forms the inverse: one LU
+    factorisation and D triangular solves, O(T³ + T²D) per matrix. ``triangular=True`` (a
+    causal ``A`` is lower triangular) uses a triangular solve instead, O(T²D).
+    """
+    if check:
+        _check_pair(A, V)
+        check_convergence(A, beta)
+    T = A.shape[-1]
+    eye = torch.eye(T, dtype=A.dtype, device=A.device)  # (T, T)
+    system = eye - beta * A  # (..., T, T)
+    system, rhs = _broadcast_batch(system, V)  # (..., T, T), (..., T, D)
+    if triangular:
+        Y = torch.linalg.solve_triangular(system, rhs, upper=False)  # (..., T, D)
+    else:
+        Y = torch.linalg.solve(system, rhs)  # (..., T, D)
+    return _scale(beta, normalize) * Y
+
+
+def _broadcast_batch(system: torch.Tensor, V: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    batch = torch.broadcast_shapes(system.shape[:-2], V.shape[:-2])
+    return system.expand(*batch, *system.shape[-2:]), V.expand(*batch, *V.shape[-2:])
+
+
+def path_series(
+    A: torch.Tensor, V: torch.Tensor, beta: float, hops: int, normalize: bool = False, check: bool = True
+) -> torch.Tensor:
+    """Truncated path sum ``Σ_{k=0}^{K} (βA)^k V`` (eq-fk-series) in Horner form.
+
+    A: (..., T, T), V: (..., T, D) -> (..., T, D). ``hops = K`` matrix products, O(K·T²·D);
+    the error against :func:`resolvent` is at most :func:`series_error_bound`.
+    """
+    if check:
+        _check_pair(A, V)
+        check_positive_int("hops", hops, minimum=0)
+        check_convergence(A, beta)
+    Y = V  # (..., T, D): paths of length 0
+    for _ in range(hops):
+        Y = V + beta * (A @ Y)  # (..., T, D): one more hop on every path
+    return _scale(beta, normalize) * Y
+
+
+def series_error_bound(A: torch.Tensor, V: torch.Tensor, beta: float, hops: int, normalize: bool = False) -> float:
+    """Bound on ``max|resolvent − path_series|`` (eq-fk-bound).
+
+    The tail is ``Σ_{k>K} (βA)^k V``; each product with ``A`` multiplies the largest entry by
+    at most ``‖A‖∞`` (the largest absolute row sum), so the tail is at most
+    ``q^{K+1}/(1 − q) · max|V|`` with ``q = |β|·‖A‖∞``; ``inf`` when ``q ≥ 1`` (no bound).
+    For a softmax matrix ``‖A‖∞ = 1`` and the bound is ``|β|^{K+1}/(1 − |β|) · max|V|``.
+    """
+    check_positive_int("hops", hops, minimum=0)
+    q = abs(float(beta)) * float(A.abs().sum(dim=-1).max())
+    if q >= 1:
+        return math.inf
+    return abs(_scale(beta, normalize)) * q ** (hops + 1) / (1 - q) * float(V.abs().max())
+
+
+def hops_for_tolerance(beta: float, rel_tol: float) -> int:
+    """Smallest K with ``|β|^{K+1}/(1 − |β|) ≤ rel_tol``: hops needed for a relative accuracy."""
+    b = abs(check_beta(beta))
+    check_range("rel_tol", rel_tol, 0.0, math.inf, low_inclusive=False)
+    if b == 0:
+        return 0
+    return max(0, math.ceil(math.log(rel_tol * (1 - b)) / math.log(b) - 1))
+
+
+def fk_attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    beta: float = 0.3,
+    n_terms: int | None = None,
+    mask: torch.Tensor | None = None,
+    normalize: bool = True,
+    causal: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """FK attention on (..., T, D) queries, keys, values; returns ``(out, A)``.
+
+    ``A = softmax(QKᵀ/√D + log M)`` (eq-attention-sdpa), then eq-fk-resolvent when
+    ``n_terms is None``, else eq-fk-series with ``K = n_terms`` hops.
+    """
+    beta = check_beta(beta)
+    for name, t in (("q", q), ("k", k), ("v", v)):
+        check_finite(name, t)
+    if not (q.shape == k.shape and q.shape[:-1] == v.shape[:-1]):
+        raise ValueError(
+            f"q, k must have the same shape (..., T, D) and v (..., T, Dv); "
+            f"got {tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}"
+        )
+    if n_terms is not None:
+        check_positive_int("n_terms", n_terms, minimum=0)
+    T = q.shape[-2]
+    mask = _combine_masks(mask, T, causal, q.device)
+    A = attention_weights(q, k, mask)  # (..., T, T)
+    if n_terms is None:
+        out = resolvent(A, v, beta, normalize, triangular=causal, check=False)  # (..., T, Dv)
+    else:
+        out = path_series(A, v, beta, n_terms, normalize, check=False)  # (..., T, Dv)
+    return out, A
+
+
+def _combine_masks(mask: torch.Tensor | None, T: int, causal: bool, device) -> torch.Tensor | None:
+    if mask is not None:
+        if mask.dtype != torch.bool:
+            raise ValueError(f"mask must be a bool tensor (True = attend), got dtype {mask.dtype}")
+        if mask.dim() < 2 or mask.shape[-2:] != (T, T):
+            raise ValueError(f"mask must end in (T, T) = ({T}, {T}), got shape {tuple(mask.shape)}")
+    if causal:
+        lower = torch.ones(T, T, dtype=torch.bool, device=device).tril()  # (T, T)
+        mask = lower if mask is None else mask & lower
+    return mask
+
+
+# --- the module -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FKConfig:
+    beta: float = 0.3  # hop discount; |beta| < 1
+    n_terms: int | None = None  # K hops of eq-fk-series; None = exact resolvent
+    normalize: bool = True  # multiply by (1 - beta) so outputs stay on V's scale
+    causal: bool = True
+
+    def __post_init__(self):
+        check_beta(self.beta)
+        if self.n_terms is not None:
+            check_positive_int("n_terms", self.n_terms, minimum=0)
+
+
+class FKAttention(nn.Module):
+    """Multi-head FK attention: ``concat_h (I − βA_h)⁻¹ V_h · W_O`` (eq-fk-resolvent per head).
+
+    Same projections as :class:`spark_edu.transformer.MultiHeadSelfAttention` and the SPaR-K
+    prototype (q, k, v without bias, output with bias: 4C² + C parameters), so it drops into
+    :class:`spark_edu.transformer.Transformer` through ``attention_factory`` at a matched
+    parameter count. ``n_terms=None`` solves exactly (a triangular solve when causal);
+    an int K keeps paths of up to K hops.
+    """
+
+    def __init__(
+        self,
+        d_model: int,
+        n_heads: int,
+        beta: float = 0.3,
+        n_terms: int | None = None,
+        causal: bool = True,
+        normalize: bool = True,
+    ):
+        super().__init__()
+        check_positive_int("d_model", d_model)
+        check_positive_int("n_heads", n_heads)
+        if d_model % n_heads:
+            raise ValueError(f"d_model ({d_model}) must be divisible by n_heads ({n_heads})")
+        self.config = FKConfig(beta, n_terms, normalize, causal)
+        self.n_heads = n_heads
+        self.q_proj = nn.Linear(d_model, d_model, bias=False)
+        self.k_proj = nn.Linear(d_model, d_model, bias=False)
+        self.v_proj = nn.Linear(d_model, d_model, bias=False)
+        self.out_proj = nn.Linear(d_model, d_model)
+
+    def extra_repr(self) -> str:
+        c = self.config
+        return f"heads={self.n_heads}, beta={c.beta}, n_terms={c.n_terms}, causal={c.causal}, normalize={c.normalize}"
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        if x.dim() != 3:
+            raise ValueError(f"x must have shape (B, T, C), got {tuple(x.shape)}")
+        B, T, C = x.shape
+        H, D = self.n_heads, C // self.n_heads
+        q, k, v = (
+            p(x).view(B, T, H, D).transpose(1, 2) for p in (self.q_proj, self.k_proj, self.v_proj)
+        )  # (B, H, T, D)
+        c = self.config
+        y, _ = fk_attention(q, k, v, c.beta, c.n_terms, mask, c.normalize, c.causal)  # (B, H, T, D)
+        return self.out_proj(y.transpose(1, 2).reshape(B, T, C))  # (B, T, C)
+
+
+def fk_attention_factory(beta: float = 0.3, n_terms: int | None = None, normalize: bool = True):
+    """An ``attention_factory`` for :class:`spark_edu.transformer.Transformer` (causal from its config)."""
+    FKConfig(beta, n_terms, normalize)  # validate now, not at the first layer
+
+    def factory(config, layer: int) -> FKAttention:
+        return FKAttention(config.d_model, config.n_heads, beta, n_terms, causal=config.causal, normalize=normalize)
+
+    factory.__name__ = f"fk_attention_beta{beta}_K{n_terms}"
+    return factory

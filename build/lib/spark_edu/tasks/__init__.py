@@ -1,0 +1,1 @@
+"""Synthetic task generators, one per task, each seeded by a ``torch.Generator``."""

@@ -1,0 +1,192 @@
+"""Dyck-1 and Dyck-2 strings: valid ones, minimally corrupted invalid ones, depth labels.
+
+A Dyck-k string is a well-nested string over k bracket pairs; Dyck-1 uses ``()`` and Dyck-2
+``()[]``. Valid strings come from a random walk on the nesting depth that is forced to reach
+a chosen maximum depth and to end at zero; invalid strings are valid ones with *one* edit
+that keeps the length (flip a bracket's direction, change its type, or swap two neighbours),
+re-drawn until the result is invalid, so length parity gives nothing away. Every batch has
+exactly as many valid as invalid strings.
+
+Encoding, worked example (Dyck-2, ``"([])]"`` padded to length 6)::
+
+    symbols      (    [    ]    )    ]    <pad>
+    tokens       1    3    4    2    4    0        PAD = 0, ( ) [ ] = 1 2 3 4
+    mask         1    1    1    1    1    0        padding is ignored everywhere
+    depth        1    2    1    0    0    0        size of an ordinary stack after the token
+    prefix_ok    1    1    1    1    0    0        no underflow / mismatch so far
+    valid        0                                 prefix_ok at the end and depth 0 there
+
+A closing bracket on an empty stack is an underflow (the stack stays empty); a closing
+bracket of the wrong type is a mismatch (the top is still popped).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from spark_edu.validation import check_positive_int
+
+PAD = 0
+ALPHABET = "()[]"  # token id = 1 + index
+OPEN, CLOSE = "([", ")]"
+
+
+@dataclass(frozen=True)
+class DyckConfig:
+    """Which strings to draw: ``n_types`` bracket pairs, even lengths in
+    ``[min_length, max_length]``, maximum nesting depth in ``[min_depth, max_depth]``."""
+
+    n_types: int = 1
+    min_length: int = 2
+    max_length: int = 16
+    min_depth: int = 1
+    max_depth: int = 4
+
+    def __post_init__(self):
+        if self.n_types not in (1, 2):
+            raise ValueError(f"n_types must be 1 or 2, got {self.n_types!r}")
+        check_positive_int("min_length", self.min_length, minimum=2)
+        check_positive_int("max_length", self.max_length, minimum=self.min_length)
+        check_positive_int("min_depth", self.min_depth)
+        check_positive_int("max_depth", self.max_depth, minimum=self.min_depth)
+        if 2 * self.min_depth > self.max_length:
+            raise ValueError(
+                f"min_depth={self.min_depth} needs strings of length >= {2 * self.min_depth}, "
+                f"but max_length={self.max_length}"
+            )
+
+
+@dataclass(frozen=True)
+class DyckBatch:
+    strings: list[str]
+    tokens: torch.Tensor  # (B, T) int64, PAD after the end
+    mask: torch.Tensor  # (B, T) bool, True on real symbols
+    depth: torch.Tensor  # (B, T) int64 nesting depth after each symbol
+    prefix_ok: torch.Tensor  # (B, T) bool
+    valid: torch.Tensor  # (B,) bool
+
+    @property
+    def lengths(self) -> torch.Tensor:
+        return self.mask.sum(dim=1)
+
+    @property
+    def max_depth(self) -> torch.Tensor:
+        return self.depth.max(dim=1).values
+
+
+def _check_string(s: str) -> None:
+    if not isinstance(s, str) or len(s) == 0:
+        raise ValueError(f"each string must be a non-empty str, got {s!r}")
+    bad = sorted(set(s) - set(ALPHABET))
+    if bad:
+        raise ValueError(f"unknown symbols {bad} in {s!r}; allowed symbols are {ALPHABET!r}")
+
+
+def trace(s: str) -> tuple[list[int], list[bool]]:
+    """Run an ordinary stack over ``s``: depth after each symbol and "prefix still OK"."""
+    _check_string(s)
+    stack, depths, oks, ok = [], [], [], True
+    for ch in s:
+        if ch in OPEN:
+            stack.append(ch)
+        elif not stack:
+            ok = False  # underflow: nothing to close
+        else:
+            top = stack.pop()  # always pop, even after an earlier error
+            ok = ok and OPEN[CLOSE.index(ch)] == top  # mismatch if the types differ
+        depths.append(len(stack))
+        oks.append(ok)
+    return depths, oks
+
+
+def is_valid(s: str) -> bool:
+    """The reference recogniser: every prefix OK and the stack empty at the end."""
+    depths, oks = trace(s)
+    return oks[-1] and depths[-1] == 0
+
+
+def _randint(low: int, high: int, g: torch.Generator) -> int:
+    """Uniform integer in [low, high]."""
+    return int(torch.randint(low, high + 1, (1,), generator=g))
+
+
+def sample_valid(config: DyckConfig, g: torch.Generator) -> str:
+    """One valid string whose maximum depth is exactly ``d`` ~ U[min_depth, max_depth]."""
+    n = 2 * _randint((config.min_length + 1) // 2, config.max_length // 2, g)
+    d = _randint(config.min_depth, min(config.max_depth, n // 2), g)
+    n = max(n, 2 * d)
+    coins = torch.rand(n, generator=g).tolist()
+    kinds = torch.randint(0, config.n_types, (n,), generator=g).tolist()
+    out, stack, peak = [], [], 0
+    for i in range(n):
+        h, left = len(stack), n - i
+        must_open = h == 0 or (peak < d and left == (d - h) + d)
+        must_close = h == d or h == left
+        if must_open or (not must_close and coins[i] < 0.5):
+            stack.append(kinds[i])
+            out.append(OPEN[kinds[i]])
+            peak = max(peak, len(stack))
+        else:
+            out.append(CLOSE[stack.pop()])
+    return "".join(out)
+
+
+def corrupt(s: str, n_types: int, g: torch.Generator) -> str:
+    """One length-preserving edit of ``s`` that makes it invalid (re-drawn until it does)."""
+    _check_string(s)
+    edits = ["flip", "swap"] + (["type"] if n_types == 2 else [])
+    for _ in range(1000):
+        chars = list(s)
+        edit = edits[_randint(0, len(edits) - 1, g)]
+        i = _randint(0, len(s) - 1, g)
+        if edit == "flip":  # ( <-> )
+            pair = ALPHABET.index(chars[i]) // 2
+            chars[i] = ALPHABET[2 * pair + (chars[i] in OPEN)]
+        elif edit == "type":  # ( <-> [, ) <-> ]
+            chars[i] = ALPHABET[(ALPHABET.index(chars[i]) + 2) % 4]
+        elif len(s) > 1:  # swap neighbours i, i+1
+            i = min(i, len(s) - 2)
+            chars[i], chars[i + 1] = chars[i + 1], chars[i]
+        out = "".join(chars)
+        if not is_valid(out):
+            return out
+    raise RuntimeError(f"could not corrupt {s!r}")  # pragma: no cover - every flip invalidates
+
+
+def encode(strings: list[str]) -> DyckBatch:
+    """Tokens, mask and labels for a list of non-empty strings over ``()[]``, padded with PAD."""
+    if len(strings) == 0:
+        raise ValueError("strings must contain at least one string")
+    for s in strings:
+        _check_string(s)
+    B, T = len(strings), max(len(s) for s in strings)
+    tokens = torch.full((B, T), PAD, dtype=torch.long)
+    depth = torch.zeros(B, T, dtype=torch.long)
+    prefix_ok = torch.zeros(B, T, dtype=torch.bool)
+    valid = torch.zeros(B, dtype=torch.bool)
+    for b, s in enumerate(strings):
+        depths, oks = trace(s)
+        tokens[b, : len(s)] = torch.tensor([1 + ALPHABET.index(ch) for ch in s])
+        depth[b, : len(s)] = torch.tensor(depths)
+        prefix_ok[b, : len(s)] = torch.tensor(oks)
+        valid[b] = oks[-1] and depths[-1] == 0
+    return DyckBatch(list(strings), tokens, tokens != PAD, depth, prefix_ok, valid)
+
+
+def sample_strings(n: int, config: DyckConfig, g: torch.Generator) -> list[str]:
+    """``n`` strings (``n`` even): valid and corrupted alternate, so classes are exactly balanced."""
+    check_positive_int("n", n)
+    if n % 2:
+        raise ValueError(f"n must be even so the classes balance, got {n}")
+    out = []
+    for _ in range(n // 2):
+        out.append(sample_valid(config, g))
+        out.append(corrupt(sample_valid(config, g), config.n_types, g))
+    return out
+
+
+def make_dataset(n: int, config: DyckConfig, g: torch.Generator) -> DyckBatch:
+    """A balanced, encoded set of ``n`` strings drawn with ``g``."""
+    return encode(sample_strings(n, config, g))

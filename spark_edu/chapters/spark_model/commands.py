@@ -1,0 +1,61 @@
+"""``python -m spark_edu run spark_model``: regenerate the chapter's ``results.json``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from spark_edu.commandline import Command, positive_int
+from spark_edu.results import data_dir
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quick", action="store_true", help="2 seeds × 150 steps instead of 3 × 300")
+    parser.add_argument("--workers", type=positive_int, default=1, help="training runs at once (one thread each)")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--no-timings", action="store_true", help="skip timing the component chapters")
+    which.add_argument(
+        "--timings-only", action="store_true", help="re-time the component chapters only, keeping the saved ablation"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=data_dir("spark_model"), help="folder to write results.json to (and read it from)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from spark_edu.chapters.spark_model.experiments import summarize
+    from spark_edu.chapters.spark_model.runs import QUICK, RESULTS, FullRun, compact, full_run, load_results
+    from spark_edu.chapters.spark_model.timings import component_timings
+    from spark_edu.results import write_atomic
+
+    path = args.out / RESULTS
+    if args.timings_only:
+        results = load_results(path)
+        if results is None:
+            raise ValueError(f"--timings-only needs an existing {path}")
+        results["timings"] = component_timings()
+    else:
+        results = full_run(QUICK if args.quick else FullRun(), timings=not args.no_timings, workers=args.workers)
+    write_atomic(path, json.dumps(compact(results), indent=0))
+    for name, (m, lo, hi) in summarize(results["records"]).items():
+        print(f"{name:<26} accuracy on the predictable part {m:.3f} [{lo:.3f}, {hi:.3f}]")
+    for comp, t in results.get("timings", {}).items():
+        print(f"{comp:<9} evaluation: {t['seconds']} s")
+    print("wrote", path)
+    return 0
+
+
+COMMANDS = {
+    ("run", "spark_model"): Command(
+        help="train the SPaR-K ablation, time the component chapters, write results.json",
+        description=(
+            "Train every on/off combination of FK attention, the SPD router and the verifier head, and the\n"
+            "size-matched standard transformer, over seeds (tens of minutes on 2 cores with --workers 2);\n"
+            "time each component chapter's reproduce(quick=True); write results.json, which the chapter\n"
+            "and reproduce(quick=True) read."
+        ),
+        configure=configure,
+        run=run,
+    )
+}

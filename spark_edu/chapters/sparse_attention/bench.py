@@ -1,0 +1,272 @@
+"""``python -m spark_edu bench attention``: sparse attention kernels side by side, in one run.
+
+For each length L and pattern it times, interleaved round-robin so a busy machine slows
+every path alike: dense SDPA (the baseline), masked dense SDPA, the readable block kernel,
+the gathered-block kernel, the band kernel (local patterns), and compiled FlexAttention
+with a ``BlockMask``. It reports medians, the ratio to dense SDPA (>1 = faster), the bound
+``1/(1 − block sparsity)``, the fraction of the bound reached, and peak memory. Set-up
+(layouts, plans, block masks) and compile time are reported separately and excluded
+from the steady-state medians.
+
+Example: ``python -m spark_edu bench attention --lengths 1024 4096 --repeats 5 --csv out.csv``
+"""
+
+from __future__ import annotations
+
+import csv
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+from spark_edu.attention import masks
+from spark_edu.attention.block_sparse import block_sparse_attention
+from spark_edu.attention.blocks import BlockLayout
+from spark_edu.attention.dense import attention
+from spark_edu.attention.flex import available as flex_available
+from spark_edu.attention.flex import flex_block_mask, flex_sparse_attention
+from spark_edu.attention.gathered import gathered_block_attention, make_plan
+from spark_edu.attention.window import sliding_window_attention
+from spark_edu.device import cpu_capability, threads
+from spark_edu.measure import peak_memory_bytes, time_it
+from spark_edu.validation import check_positive_int
+
+#: The report's patterns (Attention Pattern Analysis) plus local 90%: name -> (kind, sparsity).
+PATTERNS = {
+    "dense": ("dense", 0.0),
+    "local60": ("local", 0.6),
+    "random80": ("random", 0.8),
+    "block70": ("block", 0.7),
+    "local90": ("local", 0.9),
+}
+ALL_PATHS = ("sdpa", "masked_sdpa", "reference", "readable", "gathered", "band", "flex", "flex_noblock", "flex_eager")
+DEFAULT_PATHS = ("sdpa", "masked_sdpa", "readable", "gathered", "band", "flex")
+PROJECT_PATHS = ("readable", "gathered", "band")  # kernels written in this project
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    lengths: tuple[int, ...] = (1024, 4096, 8192)
+    patterns: tuple[str, ...] = ("local60", "random80", "block70", "local90")
+    paths: tuple[str, ...] = DEFAULT_PATHS
+    batch: int = 1
+    heads: int = 4
+    head_dim: int = 64
+    block_size: int = 128
+    repeats: int = 5
+    memory: bool = True  # also measure peak memory (one extra profiled call per path)
+    max_reference_len: int = 2048  # the reference and eager flex hold several B·H·L² tensors
+    seed: int = 0
+    device: str = "cpu"
+    threads: int | None = None  # torch threads for the run (restored after); None keeps torch's
+
+    def __post_init__(self):
+        for name in ("batch", "heads", "head_dim", "block_size", "repeats"):
+            check_positive_int(name, getattr(self, name))
+        for length in self.lengths:
+            check_positive_int("lengths", length)
+        unknown = set(self.patterns) - set(PATTERNS) | set(self.paths) - set(ALL_PATHS)
+        if unknown:
+            raise ValueError(
+                f"unknown patterns/paths {sorted(unknown)}; patterns: {sorted(PATTERNS)}, paths: {list(ALL_PATHS)}"
+            )
+
+
+def make_pattern(name: str, length: int, block_size: int = 128, seed: int = 0):
+    """``(predicate, window)`` for a named pattern at length L (window is None unless local)."""
+    if name not in PATTERNS:
+        raise ValueError(f"pattern must be one of {sorted(PATTERNS)}, got {name!r}")
+    kind, sparsity = PATTERNS[name]
+    if kind == "dense":
+        return masks.full, None
+    if kind == "local":
+        window = masks.window_for_sparsity(length, sparsity)
+        return masks.sliding_window(window), window
+    if kind == "random":
+        return masks.random_elements(length, sparsity, seed), None
+    n_blocks = -(-length // block_size)
+    return masks.block_sparse(masks.random_block_layout(n_blocks, sparsity, seed), block_size), None
+
+
+@dataclass
+class Row:
+    length: int
+    pattern: str
+    path: str
+    element_sparsity: float
+    block_sparsity: float
+    bound: float
+    median_ms: float
+    sdpa_ms: float  # the dense SDPA median from the same interleaved rounds
+    ratio: float  # sdpa_ms / median_ms: > 1 means faster than dense SDPA
+    fraction_of_bound: float
+    peak_mb: float | None
+    setup_s: float
+    compile_s: float
+    cpu_capability: str = field(default_factory=cpu_capability)
+    threads: int = field(default_factory=torch.get_num_threads)
+
+
+def _paths_for(config: BenchConfig, kind: str, length: int, q, k, v, predicate, window, layout):
+    """The callables to time for one (length, pattern), with their set-up seconds."""
+    fns, setup = {}, {}
+    for path in config.paths:
+        start = time.perf_counter()
+        if path == "sdpa":
+            fns[path] = lambda: F.scaled_dot_product_attention(q, k, v)
+        elif path == "masked_sdpa":
+            mask = layout.dense().to(q.device)
+            fns[path] = lambda mask=mask: F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        elif path == "reference" and length <= config.max_reference_len:
+            mask = layout.dense().to(q.device)
+            fns[path] = lambda mask=mask: attention(q, k, v, mask)
+        elif path == "readable":
+            fns[path] = lambda: block_sparse_attention(q, k, v, layout)
+        elif path == "gathered":
+            plan = make_plan(layout, q.device)
+            fns[path] = lambda plan=plan: gathered_block_attention(q, k, v, layout, plan)
+        elif path == "band" and kind == "local":
+            fns[path] = lambda: sliding_window_attention(q, k, v, window, config.block_size)
+        elif (
+            path.startswith("flex")
+            and flex_available()
+            and (path != "flex_eager" or length <= config.max_reference_len)
+        ):
+            block_mask = None
+            if path != "flex_noblock":
+                block_mask = flex_block_mask(predicate, length, length, config.block_size, q.device)
+            compiled = path != "flex_eager"
+            fns[path] = lambda bm=block_mask, c=compiled: flex_sparse_attention(
+                q, k, v, bm, predicate=predicate, compiled=c
+            )
+        setup[path] = time.perf_counter() - start
+    return fns, setup
+
+
+def run(config: BenchConfig = BenchConfig(), progress=None) -> list[Row]:
+    """Time every (length, pattern, path) of ``config``; returns one :class:`Row` each."""
+    with threads(config.threads or None):
+        return _run(config, progress)
+
+
+def _run(config: BenchConfig, progress=None) -> list[Row]:
+    rows = []
+    generator = torch.Generator().manual_seed(config.seed)
+    for length in config.lengths:
+        shape = (config.batch, config.heads, length, config.head_dim)
+        q, k, v = (torch.randn(shape, generator=generator).to(config.device) for _ in range(3))
+        for name in config.patterns:
+            if progress:
+                progress(f"L={length} {name}")
+            kind = PATTERNS[name][0]
+            predicate, window = make_pattern(name, length, config.block_size, config.seed)
+            start = time.perf_counter()
+            layout = BlockLayout.from_predicate(predicate, length, length, config.block_size)
+            layout_s = time.perf_counter() - start
+            fns, setup = _paths_for(config, kind, length, q, k, v, predicate, window, layout)
+            fns = {"sdpa": lambda: F.scaled_dot_product_attention(q, k, v), **fns}  # always the baseline
+            first = {}
+            for path, fn in fns.items():  # warm-up call: compiles flex, fills caches
+                start = time.perf_counter()
+                fn()
+                first[path] = time.perf_counter() - start
+            times = {path: [] for path in fns}
+            for _ in range(config.repeats):  # interleaved rounds
+                for path, fn in fns.items():
+                    times[path].append(time_it(fn, repeats=1, warmup=0, device=config.device).median_s)
+            medians = {path: statistics.median(ts) for path, ts in times.items()}
+            element = masks.element_sparsity(layout.dense())
+            for path in fns:
+                if path == "sdpa" and "sdpa" not in config.paths:
+                    continue
+                peak = peak_memory_bytes(fns[path], config.device) / 2**20 if config.memory else None
+                ratio = medians["sdpa"] / medians[path]
+                compile_s = max(first[path] - medians[path], 0.0) if path in ("flex", "flex_noblock") else 0.0
+                rows.append(
+                    Row(
+                        length,
+                        name,
+                        path,
+                        element,
+                        layout.block_sparsity,
+                        layout.bound,
+                        1e3 * medians[path],
+                        1e3 * medians["sdpa"],
+                        ratio,
+                        ratio / layout.bound,
+                        peak,
+                        layout_s + setup.get(path, 0.0),
+                        compile_s,
+                    )
+                )
+    return rows
+
+
+def best_project_rows(rows: list[Row]) -> list[Row]:
+    """For each (length, pattern), the fastest of the project's own kernels."""
+    best = {}
+    for row in rows:
+        if row.path in PROJECT_PATHS:
+            key = (row.length, row.pattern)
+            if key not in best or row.ratio > best[key].ratio:
+                best[key] = row
+    return list(best.values())
+
+
+def write_csv(rows: list[Row], path: str) -> None:
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(asdict(rows[0])))
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in asdict(row).items()})
+
+
+def read_csv(path: str) -> list[Row]:
+    """Rows saved by :func:`write_csv` (e.g. the chapter's ``book/data/sparse_attention/``)."""
+    ints, strs = {"length", "threads"}, {"pattern", "path", "cpu_capability"}
+    with open(path, newline="") as handle:
+        return [
+            Row(
+                **{
+                    k: (int(v) if k in ints else v if k in strs else None if v == "" else float(v))
+                    for k, v in record.items()
+                }
+            )
+            for record in csv.DictReader(handle)
+        ]
+
+
+def markdown(rows: list[Row]) -> str:
+    """One line per (length, pattern): ratio to dense SDPA per path, bound, best fraction, memory."""
+    paths = [p for p in ALL_PATHS if any(r.path == p for r in rows) and p != "sdpa"]
+    head = (
+        ["L", "pattern", "elem. sparsity", "block sparsity", "bound", "SDPA ms"]
+        + paths
+        + ["best own / bound", "SDPA MB", "best own MB"]
+    )
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    best = {(r.length, r.pattern): r for r in best_project_rows(rows)}
+    for key in dict.fromkeys((r.length, r.pattern) for r in rows):
+        group = {r.path: r for r in rows if (r.length, r.pattern) == key}
+        any_row = next(iter(group.values()))
+        sdpa_mb = group["sdpa"].peak_mb if "sdpa" in group else None
+        cells = [
+            str(key[0]),
+            key[1],
+            f"{any_row.element_sparsity:.2f}",
+            f"{any_row.block_sparsity:.2f}",
+            f"{any_row.bound:.2f}",
+            f"{any_row.sdpa_ms:.1f}",
+        ]
+        cells += [f"{group[p].ratio:.2f}x" if p in group else "—" for p in paths]
+        b = best.get(key)
+        mb = lambda x: "—" if x is None else f"{x:.1f}"  # noqa: E731
+        cells += [
+            "—" if b is None else f"{b.path} {b.fraction_of_bound:.0%}",
+            mb(sdpa_mb),
+            "—" if b is None else mb(b.peak_mb),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
