@@ -1,7 +1,8 @@
 """Small notebook helpers: show the package's own source, and checks that fail loudly.
 
 ``show_source`` lets a chapter print the tested code instead of a copy of it;
-``check_close`` / ``check_shape`` are the "toy → package → check" step of each section.
+``check_close`` / ``check_shape`` are the "toy → package → check" step of each section;
+``glue`` hands computed numbers to the prose (myst-nb), and is a no-op without myst-nb.
 """
 
 from __future__ import annotations
@@ -45,3 +46,16 @@ def check_shape(tensor: torch.Tensor, expected: tuple[int, ...], what: str = "te
     if tuple(tensor.shape) != tuple(expected):
         raise AssertionError(f"{what}: expected shape {tuple(expected)}, got {tuple(tensor.shape)}")
     return f"{what}: shape {tuple(expected)} ✓"
+
+
+def glue(name: str, value, display: bool = False) -> None:
+    """Store ``value`` under ``name`` for ``{glue:text}`name``` in the chapter's prose (myst-nb).
+
+    Where myst-nb is not installed (a bare ``pip install spark_edu``, Colab) there is no book to
+    paste into, so this does nothing rather than fail.
+    """
+    try:
+        from myst_nb import glue as myst_glue
+    except ImportError:
+        return
+    myst_glue(name, value, display=display)

@@ -98,7 +98,12 @@ def plot_loglog_fit(ax, xs, ys, slope: float, label: str, color=None, marker: st
     return line
 
 
-VERDICT_COLORS = {"reproduced": "#55a868", "differs": "#c44e52", "not reproducible as stated": "#8c8c8c"}
+VERDICT_COLORS = {
+    "reproduced": "#55a868",
+    "matches by construction": "#8fbbd9",
+    "differs": "#c44e52",
+    "not reproducible as stated": "#8c8c8c",
+}
 
 
 def plot_verdict_counts(ax, table, by: str = "section"):

@@ -9,6 +9,7 @@ import pytest
 from spark_edu.claims import (
     CLAIMS,
     DIFFERS,
+    MATCHES,
     NOT_AS_STATED,
     REPRODUCED,
     Claim,
@@ -65,8 +66,13 @@ def _claim(claimed, tolerance=0.0):
         (1.0, 0.01, dict(value=0.995), REPRODUCED),  # within tolerance
         (1.0, 0.0, dict(value=0.9, low=0.85, high=1.0), REPRODUCED),  # inside the interval
         (1.0, 0.01, dict(value=0.9, low=0.85, high=0.95), DIFFERS),  # outside both
-        ((0.2, 0.6), 0.0, dict(value=0.7, low=0.55, high=0.8), REPRODUCED),  # ranges overlap
+        ((0.2, 0.6), 0.0, dict(value=0.7, low=0.55, high=0.8), DIFFERS),  # ranges only overlap: not enough
+        ((0.2, 0.6), 0.0, dict(value=0.4, low=0.3, high=0.5), REPRODUCED),  # measured interval inside the range
+        ((0.2, 0.6), 0.0, dict(value=0.4), REPRODUCED),  # a point inside the range
         ((0.2, 0.6), 0.0, dict(value=0.8, low=0.7, high=0.9), DIFFERS),  # ranges disjoint
+        (8.0, 0.0, dict(value=8.0, by_construction=True), MATCHES),  # our code sets it
+        (8.0, 0.0, dict(value=4.0, by_construction=True), DIFFERS),
+        ((0.2, 0.6), 0.0, dict(value=0.4, low=0.1, high=0.9, by_construction=True), MATCHES),
         (True, 0.0, dict(value=True), REPRODUCED),
         (True, 0.0, dict(value=False), DIFFERS),
         (1.0, 0.0, dict(value=1.0, as_stated=False, reason="typed in"), NOT_AS_STATED),
@@ -100,8 +106,12 @@ def test_comparison_table_renders_stably():
         ]
     )
     text = repr(table)
-    assert "reproduced" in text and "not reproducible as stated" in text and "(typed in)" in text
-    assert table.counts() == {REPRODUCED: 1, DIFFERS: 0, NOT_AS_STATED: 1}
+    assert "reproduced" in text and "not reproducible as stated" in text and "(typed in; rule: " in text
+    assert table.counts() == {REPRODUCED: 1, MATCHES: 0, DIFFERS: 0, NOT_AS_STATED: 1}
+    assert table.counts_by_report() == {
+        "spark": {REPRODUCED: 1, MATCHES: 0, DIFFERS: 0, NOT_AS_STATED: 0},
+        "modular": {REPRODUCED: 0, MATCHES: 0, DIFFERS: 0, NOT_AS_STATED: 1},
+    }
     assert "<table" in table._repr_html_()
     assert format_value(643272.0) == "643,272" and format_value(46.1) == "46.1" and format_value(1e-5) == "1e-05"
     assert (

@@ -1,16 +1,18 @@
-"""The audit command: output files' schema, verdicts recomputed from the CSV, and a chapter
-that fails to answer all of its claims is caught. Real chapters are exercised by their own
-tests and by ``test_reproduce_quick_on_a_real_chapter``."""
+"""The audit command: output files' schema, verdicts recomputed from the CSV, a chapter that
+fails to answer all of its claims is caught, bad output folders fail before any work, and an
+interrupted run keeps what it finished. Real chapters run in ``test_layout.py`` (quick)."""
 
 import csv
 import json
+import os
 import sys
 import types
 
 import pytest
 
-from spark_edu.chapters.audit import reproduce as rep
 from spark_edu.__main__ import main
+from spark_edu.chapters.audit import files
+from spark_edu.chapters.audit import reproduce as rep
 from spark_edu.claims import CLAIMS, Measurement, claims_for, verdict
 
 
@@ -23,7 +25,7 @@ def _fake_chapter(monkeypatch, chapter, answer):
 def _answers(quick=False):
     keys = [c.key for c in claims_for("moe")]
     return [
-        Measurement(keys[0], 8.0),
+        Measurement(keys[0], 8.0, by_construction=True),
         Measurement(keys[1], 2.0, 1.5, 2.5),
         Measurement(keys[2], 0.5, 0.4, 0.6),
         Measurement(keys[3], None, as_stated=False, reason="undefined"),
@@ -35,15 +37,19 @@ def test_reproduce_writes_consistent_csv_and_markdown(tmp_path, monkeypatch):
     assert main(["reproduce", "--chapter", "moe", "--quick", "--out", str(tmp_path)]) == 0
     with open(tmp_path / "claims.csv", newline="") as handle:
         records = list(csv.DictReader(handle))
-    assert tuple(records[0]) == rep.FIELDS
+    assert tuple(records[0]) == files.FIELDS
     assert [r["key"] for r in records] == [c.key for c in claims_for("moe")]
-    assert [r["verdict"] for r in records] == ["reproduced", "reproduced", "differs", "not reproducible as stated"]
+    verdicts = ["matches by construction", "reproduced", "differs", "not reproducible as stated"]
+    assert [r["verdict"] for r in records] == verdicts
+    assert all(r["rule"].startswith("rule: ") for r in records)
     # the CSV round-trips: verdicts recomputed from it agree with the written ones
-    for m, r in zip(rep.read_csv(tmp_path / "claims.csv"), records):
+    for m, r in zip(files.read_csv(tmp_path / "claims.csv"), records):
         assert verdict(CLAIMS[m.key], m) == r["verdict"]
     md = (tmp_path / "claims.md").read_text()
-    assert "cpu_capability" in md and "2 reproduced, 1 differs, 1 not reproducible as stated" in md
-    assert md.count("\n| modular |") == 4
+    assert "cpu_capability" in md and "1 reproduced, 1 matches by construction, 1 differs" in md
+    assert "- modular: 1 reproduced" in md and md.count("\n| modular |") == 4
+    environment = json.loads((tmp_path / "environment.json").read_text())
+    assert environment["complete"] is True and set(environment["chapter_seconds"]) == {"moe"}
 
 
 def test_chapter_must_answer_every_claim(monkeypatch):
@@ -54,11 +60,57 @@ def test_chapter_must_answer_every_claim(monkeypatch):
         rep.run_chapter("nonexistent")
 
 
-def test_reproduce_quick_on_a_real_chapter(tmp_path):
-    """The real MoE chapter, quick settings (about 15 s on 2 cores): every claim answered."""
-    assert main(["reproduce", "--chapter", "moe", "--quick", "--out", str(tmp_path)]) == 0
-    measurements = rep.read_csv(tmp_path / "claims.csv")
-    assert [m.key for m in measurements] == [c.key for c in claims_for("moe")]
-    assert all(m.value is not None for m in measurements)
+def test_an_interrupted_run_keeps_finished_chapters_and_resume_skips_them(tmp_path, monkeypatch):
+    calls = []
+
+    def moe(quick=False):
+        calls.append("moe")
+        return _answers()
+
+    def broken(quick=False):
+        raise KeyboardInterrupt  # the user stops the run during the second chapter
+
+    _fake_chapter(monkeypatch, "moe", moe)
+    _fake_chapter(monkeypatch, "truthfulness", broken)
+    with pytest.raises(KeyboardInterrupt):
+        rep.reproduce(["moe", "truthfulness"], quick=True, out=tmp_path)
     environment = json.loads((tmp_path / "environment.json").read_text())
-    assert environment["quick"] == "True" and set(environment["chapter_seconds"]) == {"moe"}
+    assert environment["complete"] is False and list(environment["chapter_seconds"]) == ["moe"]
+    assert len(files.read_csv(tmp_path / "claims.csv")) == len(claims_for("moe"))
+    truth = [
+        Measurement(c.key, 0.5, by_construction=True)
+        if "samples" in c.key
+        else Measurement(c.key, None, as_stated=False, reason="x")
+        for c in claims_for("truthfulness")
+    ]
+    _fake_chapter(monkeypatch, "truthfulness", lambda quick=False: truth)
+    table = rep.reproduce(["moe", "truthfulness"], quick=True, out=tmp_path, resume=True)
+    assert calls == ["moe"]  # moe was not run again
+    assert len(table.rows) == len(claims_for("moe")) + len(claims_for("truthfulness"))
+    assert json.loads((tmp_path / "environment.json").read_text())["complete"] is True
+    rep.reproduce(["moe"], quick=False, out=tmp_path, resume=True)  # other settings: run again
+    assert calls == ["moe", "moe"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
+def test_unwritable_out_fails_at_once(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    with pytest.raises(ValueError, match="cannot write"):
+        rep.prepare_out(locked / "audit")
+
+
+def test_bad_out_and_missing_cuda_fail_in_one_line_before_any_work(tmp_path, monkeypatch, capsys):
+    calls = []
+    _fake_chapter(monkeypatch, "moe", lambda quick=False: calls.append(1) or _answers())
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["reproduce", "--chapter", "moe", "--out", str(blocker / "audit")])
+    assert exit_info.value.code == 2 and calls == []
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith("python -m spark_edu reproduce: error: --out")
+    if not __import__("torch").cuda.is_available():
+        with pytest.raises(SystemExit) as exit_info:
+            main(["reproduce", "--chapter", "moe", "--device", "cuda", "--out", str(tmp_path / "x")])
+        assert exit_info.value.code == 2 and calls == []
+        assert "CUDA is not available" in capsys.readouterr().err

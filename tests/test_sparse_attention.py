@@ -306,7 +306,7 @@ def test_benchmark_rows_ratios_and_csv_round_trip(tmp_path):
         patterns=("local90", "block70"),
         paths=("sdpa", "masked_sdpa", "readable", "gathered", "band"),
         block_size=32,
-        repeats=1,
+        repeats=3,
         memory=False,
     )
     rows = bench.run(config)
@@ -314,8 +314,11 @@ def test_benchmark_rows_ratios_and_csv_round_trip(tmp_path):
         ("block70", p) for p in config.paths if p != "band"
     }
     for r in rows:
-        assert r.ratio == pytest.approx(r.sdpa_ms / r.median_ms)
-        assert r.fraction_of_bound == pytest.approx(r.ratio / r.bound)
+        assert r.rounds == 3 and r.ratio_q1 <= r.ratio <= r.ratio_q3  # median and IQR of per-round ratios
+        assert r.fraction_of_bound == pytest.approx(r.ratio / r.path_bound)
+        _, window = bench.make_pattern(r.pattern, 96, 32)
+        own = 96 / min(96, 32 + 2 * window) if r.path == "band" else r.bound  # the band's work bound
+        assert r.path_bound == pytest.approx(own)
         assert r.bound == pytest.approx(1 / (1 - r.block_sparsity), rel=1e-3)
     assert "| 96 | block70 |" in bench.markdown(rows)
     path = tmp_path / "rows.csv"

@@ -11,18 +11,24 @@ A chapter measures a claim with code in this package and returns a :class:`Measu
 Verdict rules (in :mod:`~spark_edu.claims.verdicts`, tested in ``tests/test_claims.py``):
 
 * **not reproducible as stated** — the measurement says the claim cannot be computed as the
-  report states it (a number its authors typed in, a quantity the report never defines);
-  the honest measured version, if any, is shown beside it.
-* **reproduced** — a numeric claim lies inside the measured interval ``[low, high]``, or
-  within the claim's tolerance of the measured value; a claimed range overlaps the
-  measured interval; a yes/no claim equals the measured answer.
+  report states it: a number its authors typed in, a quantity the report never defines, or
+  a claim about a different workload than the one we can run; the honest measured version,
+  if any, is shown beside it.
+* **matches by construction** — a quantity our code sets (the sparsity of a built pattern,
+  8 experts, top-2, 1,000 samples, a baseline's 1.0×): agreement is not evidence.
+* **reproduced** — a point claim lies inside the measured interval ``[low, high]``, or within
+  the claim's tolerance of the measured value; a claimed range contains the whole measured
+  interval (overlap alone is not enough); a yes/no claim equals the measured answer.
 * **differs** — otherwise.
+
+:func:`judge` returns the verdict with the rule that decided it; tables print both.
 """
 
 from spark_edu.claims.registry import CLAIMS, claims_for
 from spark_edu.claims.table import ComparisonTable, Row, compare
 from spark_edu.claims.verdicts import (
     DIFFERS,
+    MATCHES,
     NOT_AS_STATED,
     REPORTS,
     REPRODUCED,
@@ -30,12 +36,14 @@ from spark_edu.claims.verdicts import (
     Claim,
     Measurement,
     format_value,
+    judge,
     verdict,
 )
 
 __all__ = [
     "CLAIMS",
     "DIFFERS",
+    "MATCHES",
     "NOT_AS_STATED",
     "REPORTS",
     "REPRODUCED",
@@ -47,5 +55,6 @@ __all__ = [
     "claims_for",
     "compare",
     "format_value",
+    "judge",
     "verdict",
 ]

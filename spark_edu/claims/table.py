@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from spark_edu.claims.registry import CLAIMS
-from spark_edu.claims.verdicts import VERDICTS, Claim, Measurement, verdict
+from spark_edu.claims.verdicts import VERDICTS, Claim, Measurement, judge
 
 
 @dataclass(frozen=True)
@@ -13,6 +13,12 @@ class Row:
     claim: Claim
     measurement: Measurement
     verdict: str
+    rule: str = ""
+
+    @property
+    def why(self) -> str:
+        """The chapter's reason, then the verdict rule that applied."""
+        return "; ".join(part for part in (self.measurement.reason, self.rule) if part)
 
 
 class ComparisonTable:
@@ -34,7 +40,8 @@ class ComparisonTable:
                 "measured": r.measurement.measured_text,
                 "unit": r.claim.unit,
                 "verdict": r.verdict,
-                "why": r.measurement.reason,
+                "why": r.why,
+                "rule": r.rule,
                 "chapter": r.claim.chapter,
             }
             for r in self.rows
@@ -42,6 +49,12 @@ class ComparisonTable:
 
     def counts(self) -> dict[str, int]:
         return {v: sum(r.verdict == v for r in self.rows) for v in VERDICTS}
+
+    def counts_by_report(self) -> dict[str, dict[str, int]]:
+        """``{report: {verdict: count}}`` for the reports present, every verdict class listed."""
+        reports = dict.fromkeys(r.claim.report for r in self.rows)
+        return {rep: {v: sum(r.verdict == v and r.claim.report == rep for r in self.rows) for v in VERDICTS}
+                for rep in reports}
 
     def __repr__(self) -> str:
         records = self.records()
@@ -68,5 +81,5 @@ def compare(measurements: list[Measurement]) -> ComparisonTable:
     rows = []
     for m in measurements:
         claim = CLAIMS[m.key]
-        rows.append(Row(claim, m, verdict(claim, m)))
+        rows.append(Row(claim, m, *judge(claim, m)))
     return ComparisonTable(rows)

@@ -11,9 +11,10 @@ REPORTS = {
 }
 
 REPRODUCED = "reproduced"
+MATCHES = "matches by construction"
 DIFFERS = "differs"
 NOT_AS_STATED = "not reproducible as stated"
-VERDICTS = (REPRODUCED, DIFFERS, NOT_AS_STATED)
+VERDICTS = (REPRODUCED, MATCHES, DIFFERS, NOT_AS_STATED)
 
 Claimed = float | tuple[float, float] | bool
 
@@ -51,6 +52,7 @@ class Measurement:
     high: float | None = None
     as_stated: bool = True  # False: the claim cannot be computed as the report states it
     reason: str = ""
+    by_construction: bool = False  # True: our code sets this quantity (a pattern's sparsity, top-2)
     details: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self):
@@ -64,6 +66,8 @@ class Measurement:
             raise ValueError(f"low must be <= high, got low={self.low}, high={self.high}")
         if self.value is None and self.as_stated:
             raise ValueError("a measurement without a value must set as_stated=False and give a reason")
+        if self.by_construction and not self.as_stated:
+            raise ValueError("a measurement is either set by construction or not reproducible as stated, not both")
 
     @property
     def measured_text(self) -> str:
@@ -94,21 +98,39 @@ def format_value(value) -> str:
 
 
 def verdict(claim: Claim, measurement: Measurement) -> str:
-    """Judge ``measurement`` against ``claim`` by the rules in the module docstring."""
+    """Judge ``measurement`` against ``claim`` by the rules in :mod:`spark_edu.claims`."""
+    return judge(claim, measurement)[0]
+
+
+def judge(claim: Claim, measurement: Measurement) -> tuple[str, str]:
+    """``(verdict, rule)``: the verdict and the rule that decided it, in a few words."""
     if measurement.key != claim.key:
         raise ValueError(f"measurement is for {measurement.key!r}, claim is {claim.key!r}")
     if not measurement.as_stated:
-        return NOT_AS_STATED
+        return NOT_AS_STATED, "rule: cannot be computed as the report states it"
     value, low, high = measurement.value, measurement.low, measurement.high
     if isinstance(claim.claimed, bool):
-        return REPRODUCED if bool(value) == claim.claimed else DIFFERS
+        same = bool(value) == claim.claimed
+        return (REPRODUCED, "rule: yes/no answers agree") if same else (DIFFERS, "rule: yes/no answers disagree")
     if low is None:
         low = high = float(value)
+    if measurement.by_construction:
+        equal = _inside(float(value), claim)
+        return (MATCHES, "rule: our code sets this quantity") if equal else (DIFFERS, "rule: our code sets it otherwise")
     if isinstance(claim.claimed, tuple):
         c_low, c_high = claim.claimed
-        overlaps = low <= c_high + claim.tolerance and c_low - claim.tolerance <= high
-        return REPRODUCED if overlaps else DIFFERS
+        if c_low - claim.tolerance <= low and high <= c_high + claim.tolerance:
+            return REPRODUCED, "rule: the measured interval lies inside the claimed range"
+        return DIFFERS, "rule: the measured interval is not inside the claimed range (overlap is not enough)"
     claimed = float(claim.claimed)
-    inside = low <= claimed <= high
-    close = abs(float(value) - claimed) <= claim.tolerance
-    return REPRODUCED if inside or close else DIFFERS
+    if low <= claimed <= high and low != high:
+        return REPRODUCED, "rule: the claimed value lies inside the measured interval"
+    if abs(float(value) - claimed) <= claim.tolerance:
+        return REPRODUCED, f"rule: within the claim's tolerance ±{format_value(claim.tolerance)}"
+    return DIFFERS, "rule: the claimed value is outside the measured interval and the tolerance"
+
+
+def _inside(value: float, claim: Claim) -> bool:
+    if isinstance(claim.claimed, tuple):
+        return claim.claimed[0] - claim.tolerance <= value <= claim.claimed[1] + claim.tolerance
+    return abs(value - float(claim.claimed)) <= claim.tolerance

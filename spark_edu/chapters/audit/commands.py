@@ -21,12 +21,15 @@ def configure(parser) -> None:
     parser.add_argument(
         "--out", default="reproduction", help="output folder for claims.csv, claims.md, environment.json"
     )
+    parser.add_argument(
+        "--resume", action="store_true", help="skip chapters already finished in --out with the same settings"
+    )
 
 
 def run(args) -> int:
     from spark_edu.chapters.audit.reproduce import reproduce
 
-    table = reproduce(args.chapter or CHAPTERS, quick=args.quick, out=args.out, device=args.device)
+    table = reproduce(args.chapter or CHAPTERS, quick=args.quick, out=args.out, device=args.device, resume=args.resume)
     print(table)
     print(f"\nwrote {args.out}/claims.csv and {args.out}/claims.md")
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from spark_edu.chapters.audit.reproduce import read_csv
+from spark_edu.chapters.audit.files import read_csv
 from spark_edu.claims import compare
 from spark_edu.plots import plot_verdict_counts, subplots
 

@@ -2,42 +2,36 @@
 
 Each chapter's module ``spark_edu.chapters.<chapter>.experiments`` exposes
 ``reproduce(quick: bool = False) -> list[Measurement]``, the same functions its notebook
-calls. This module runs them, judges each measurement with :func:`spark_edu.claims.verdict`,
+calls. This module runs them, judges each measurement with :func:`spark_edu.claims.judge`,
 and records the environment it ran in. Command line: ``python -m spark_edu reproduce``.
+
+The output folder is checked before any work. Each chapter's measurements are written to
+``chapters/<chapter>.json`` as soon as it finishes, and ``claims.csv``, ``claims.md`` and
+``environment.json`` are rewritten from every finished chapter, so an interrupted run keeps
+what it finished (``environment.json`` says ``"complete": false``). ``resume=True`` skips
+chapters already written with the same settings.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime
 import importlib
-import io
 import json
 import time
 from pathlib import Path
 
 import torch
 
-from spark_edu.claims import CLAIMS, VERDICTS, ComparisonTable, Measurement, Row, verdict
-from spark_edu.device import describe_environment, seed_everything
 from spark_edu.chapters import CHAPTERS
+from spark_edu.chapters.audit.files import read_chapter, read_csv, to_csv, to_markdown, write_chapter
+from spark_edu.chapters.audit.files import measurement_from_record
+from spark_edu.claims import CLAIMS, ComparisonTable, Measurement, compare
+from spark_edu.device import describe_environment, seed_everything
+from spark_edu.results import write_atomic
 from spark_edu.train import progress
 
 SEED = 0
-FIELDS = (
-    "key",
-    "report",
-    "section",
-    "quantity",
-    "claimed",
-    "measured",
-    "low",
-    "high",
-    "unit",
-    "verdict",
-    "why",
-    "chapter",
-)
+__all__ = ["CHAPTERS", "SEED", "prepare_out", "read_csv", "reproduce", "run_chapter"]
 
 
 def run_chapter(chapter: str, quick: bool = False) -> list[Measurement]:
@@ -55,93 +49,66 @@ def run_chapter(chapter: str, quick: bool = False) -> list[Measurement]:
     return measurements
 
 
+def prepare_out(out: Path | str) -> Path:
+    """Create ``out`` (and ``out/chapters``) and prove it writable, before any work is done."""
+    out = Path(out)
+    try:
+        (out / "chapters").mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        raise ValueError(f"--out {out}: cannot write there ({error.strerror or error})") from None
+    return out
+
+
 def reproduce(
-    chapters=CHAPTERS, quick: bool = False, out: Path | str = "reproduction", device: str | None = None
+    chapters=CHAPTERS,
+    quick: bool = False,
+    out: Path | str = "reproduction",
+    device: str | None = None,
+    resume: bool = False,
 ) -> ComparisonTable:
     """Run ``chapters``; write ``claims.csv``, ``claims.md`` and ``environment.json`` into ``out``."""
-    out = Path(out)
+    unknown = sorted(set(chapters) - set(CHAPTERS))
+    if unknown:
+        raise ValueError(f"chapter must be one of {list(CHAPTERS)}, got {unknown}")
+    if device not in (None, "cpu", "cuda"):
+        raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda: CUDA is not available on this machine")
+    out = prepare_out(out)
     if device is not None:
         torch.set_default_device(device)
+    settings = {"quick": quick, "seed": SEED, "device": device or "default"}
     environment = describe_environment()  # before the chapters: some pin threads for their runs
+    environment |= {"seed": str(SEED), "quick": str(quick), "date": datetime.date.today().isoformat()}
     started = time.perf_counter()
-    rows, timings = [], {}
     for chapter in progress(list(chapters), total=len(chapters), desc="chapters"):
+        path = out / "chapters" / f"{chapter}.json"
+        saved = read_chapter(path)
+        if resume and saved is not None and saved["settings"] == settings:
+            continue
         t0 = time.perf_counter()
-        for m in run_chapter(chapter, quick=quick):
-            rows.append(Row(CLAIMS[m.key], m, verdict(CLAIMS[m.key], m)))
-        timings[chapter] = time.perf_counter() - t0
+        measurements = run_chapter(chapter, quick=quick)
+        write_chapter(path, chapter, settings, time.perf_counter() - t0, measurements)
+        _write_summary(out, chapters, settings, environment, time.perf_counter() - started)
+    return _write_summary(out, chapters, settings, environment, time.perf_counter() - started)
+
+
+def _write_summary(out: Path, chapters, settings: dict, environment: dict, seconds: float) -> ComparisonTable:
+    """Assemble ``claims.csv``/``.md`` and ``environment.json`` from the chapters asked for that
+    have finished with these settings."""
+    finished = {c: read_chapter(out / "chapters" / f"{c}.json") for c in chapters}
+    finished = {c: record for c, record in finished.items() if record is not None and record["settings"] == settings}
+    measurements = [measurement_from_record(r) for record in finished.values() for r in record["measurements"]]
     order = {k: i for i, k in enumerate(CLAIMS)}
-    table = ComparisonTable(sorted(rows, key=lambda r: order[r.claim.key]))
-    environment |= {
-        "seed": str(SEED),
-        "quick": str(quick),
-        "date": datetime.date.today().isoformat(),
-        "total_seconds": f"{time.perf_counter() - started:.1f}",
-    }
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "claims.csv").write_text(to_csv(table))
-    (out / "claims.md").write_text(to_markdown(table, environment, timings))
-    seconds = {chapter: round(t, 1) for chapter, t in timings.items()}
-    (out / "environment.json").write_text(json.dumps(environment | {"chapter_seconds": seconds}, indent=1) + "\n")
+    table = compare(sorted(measurements, key=lambda m: order[m.key]))
+    timings = {c: record["seconds"] for c, record in finished.items()}
+    complete = len(finished) == len(chapters)
+    info = environment | {"total_seconds": f"{seconds:.1f}"}
+    write_atomic(out / "claims.csv", to_csv(table))
+    write_atomic(out / "claims.md", to_markdown(table, info, timings))
+    record = info | {"complete": complete, "chapters": list(chapters), "chapter_seconds": timings}
+    write_atomic(out / "environment.json", json.dumps(record, indent=1) + "\n")
     return table
-
-
-def to_csv(table: ComparisonTable) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=FIELDS, lineterminator="\n")
-    writer.writeheader()
-    for row, record in zip(table.rows, table.records()):
-        m = row.measurement
-        record |= {
-            "measured": "" if m.value is None else repr(m.value if isinstance(m.value, bool) else float(m.value)),
-            "low": "" if m.low is None else repr(float(m.low)),
-            "high": "" if m.high is None else repr(float(m.high)),
-        }
-        writer.writerow({f: record[f] for f in FIELDS})
-    return buffer.getvalue()
-
-
-def read_csv(path: Path | str) -> list[Measurement]:
-    """Measurements back from a ``claims.csv`` (verdicts are recomputed, never read)."""
-    measurements = []
-    with open(path, newline="") as handle:
-        for rec in csv.DictReader(handle):
-            value = rec["measured"]
-            parsed = None if value == "" else (value == "True") if value in ("True", "False") else float(value)
-            low = float(rec["low"]) if rec["low"] else None
-            high = float(rec["high"]) if rec["high"] else None
-            measurements.append(
-                Measurement(
-                    rec["key"],
-                    parsed,
-                    low,
-                    high,
-                    as_stated=rec["verdict"] != "not reproducible as stated",
-                    reason=rec["why"],
-                )
-            )
-    return measurements
-
-
-def to_markdown(table: ComparisonTable, environment: dict[str, str], timings: dict[str, float]) -> str:
-    def cell(text: str) -> str:
-        return text.replace("|", "\\|")
-
-    lines = [
-        "# Audit of the reports' claims",
-        "",
-        "Generated by `python -m spark_edu reproduce`; every measured value is computed by this repository.",
-        "",
-        "| " + " | ".join(f"{k}" for k in environment) + " |",
-        "|" + "---|" * len(environment),
-        "| " + " | ".join(cell(v) for v in environment.values()) + " |",
-        "",
-    ]
-    counts = table.counts()
-    lines += ["Verdicts: " + ", ".join(f"{counts[v]} {v}" for v in VERDICTS), ""]
-    lines += ["Seconds per chapter: " + ", ".join(f"{c} {t:.1f}" for c, t in timings.items()), ""]
-    cols = ("report", "section", "quantity", "claimed", "measured", "unit", "verdict", "why", "chapter")
-    lines += ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for rec in table.records():
-        lines.append("| " + " | ".join(cell(rec[c]) for c in cols) + " |")
-    return "\n".join(lines) + "\n"

@@ -1,4 +1,5 @@
-"""``python -m spark_edu run fk_attention``: regenerate the chapter's pointer-chasing sweep."""
+"""``python -m spark_edu run fk_attention``: regenerate the chapter's pointer-chasing sweep
+(``sweep.csv``), or with ``--cost-only`` its saved timing of the attention paths (``cost.json``)."""
 
 from __future__ import annotations
 
@@ -17,11 +18,31 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--layers", type=positive_int, nargs="+", default=[1, 2], help="layer counts to sweep")
     parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS, help="attention kinds to train")
     parser.add_argument(
-        "--out", type=Path, default=data_dir("fk_attention"), help="folder for sweep.csv (rewritten after each model)"
+        "--out",
+        type=Path,
+        default=data_dir("fk_attention"),
+        help="folder for sweep.csv (rewritten after each model) or, with --cost-only, cost.json",
+    )
+    parser.add_argument(
+        "--cost-only",
+        action="store_true",
+        help="train nothing: time every attention path against standard attention in paired rounds, write cost.json "
+        "(run it alone on a quiet machine)",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=9, help="with --cost-only: paired timing rounds per length after a warm-up (>= 7)"
+    )
+    parser.add_argument(
+        "--threads",
+        type=positive_int,
+        default=1,
+        help="with --cost-only: torch intra-op threads (more than 1 breaks torch's batched solve: pytorch#142815)",
     )
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.cost_only:
+        return run_cost(args)
     from spark_edu.chapters.fk_attention.experiments import PointerRun, hop_sweep
     from spark_edu.chapters.fk_attention.sweep import format_summary, save_records, summarize
     from spark_edu.tasks.pointer_chasing import PointerChasingConfig
@@ -50,12 +71,23 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_cost(args: argparse.Namespace) -> int:
+    from spark_edu.chapters.fk_attention.analysis import COST_FILE, format_cost, measure_cost, save_cost
+
+    rows = measure_cost(rounds=args.rounds, n_threads=args.threads)  # a bad --rounds stops here, before writing
+    print(format_cost(rows))
+    print("wrote", save_cost(rows, Path(args.out) / COST_FILE))
+    return 0
+
+
 COMMANDS = {
     ("run", "fk_attention"): Command(
-        help="k-hop pointer chasing: train standard and FK transformers; write sweep.csv",
+        help="k-hop pointer chasing: train standard and FK transformers; write sweep.csv (or time: cost.json)",
         configure=configure,
         run=run,
         description="k-hop pointer chasing, standard vs FK attention at the same parameter count and budget.\n"
-        "The full sweep (36 models) takes about a quarter of an hour of CPU time.",
+        "The full sweep (36 models) takes about a quarter of an hour of CPU time.\n"
+        "With --cost-only: time standard attention and every FK path instead (under a minute) and write\n"
+        "cost.json, which the chapter's cost section reads.",
     )
 }

@@ -1,5 +1,6 @@
 """Figures of the Feynman–Kac attention chapter: the chain graph's resolvent (and the widget's
-:func:`render`), truncation error against hops, cost against length, and the sweep's accuracy.
+:func:`render`), truncation error against hops, cost and cost ratio against length, and the sweep's
+accuracy.
 Plot helpers take an ``ax`` (or axes); the others return a ``Figure``. matplotlib loads lazily.
 """
 
@@ -77,11 +78,29 @@ def plot_error_vs_hops(ax, errors: dict):
 
 
 def plot_cost(ax, rows: list[dict]):
-    """Time against sequence length for every path of ``analysis.measure_cost``, log–log."""
-    names = [k for k in rows[0] if k != "n"]
-    for name in names:
+    """Median time against sequence length for every path of ``analysis.measure_cost``, log–log."""
+    from spark_edu.chapters.fk_attention.analysis import cost_paths
+
+    for name in cost_paths(rows[0]):
         ax.loglog([r["n"] for r in rows], [r[name] for r in rows], "o-", markersize=3, label=name)
-    ax.set(xlabel="sequence length n", ylabel="time (ms, fastest run)", title="cost per call")
+    ax.set(xlabel="sequence length n", ylabel="time (ms, median of paired rounds)", title="cost per call")
+    ax.legend(fontsize=7)
+
+
+def plot_cost_ratios(ax, rows: list[dict]):
+    """Each path's cost in reference attentions against length: median and IQR of per-round ratios."""
+    from spark_edu.chapters.fk_attention.analysis import REFERENCE, cost_paths
+
+    ns = [r["n"] for r in rows]
+    for name in cost_paths(rows[0]):
+        if name == REFERENCE:
+            continue
+        mid = [r["ratio"][name] for r in rows]
+        err = [[m - r["q1"][name] for m, r in zip(mid, rows)], [r["q3"][name] - m for m, r in zip(mid, rows)]]
+        ax.errorbar(ns, mid, yerr=err, fmt="o-", markersize=3, capsize=2, label=name)
+    ax.axhline(1.0, color="grey", linestyle=":", label=REFERENCE)
+    ax.set_xscale("log")
+    ax.set(xlabel="sequence length n", ylabel="time / reference attention", title="cost ratio (median, IQR)")
     ax.legend(fontsize=7)
 
 

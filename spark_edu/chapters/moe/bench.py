@@ -11,19 +11,22 @@ Times, in one run and on one input, the forward pass of:
   gathering and scattering the tokens with the expert maths left out;
 * ``peak``   — one square float32 matmul, the machine's measured matmul rate.
 
-Reports medians, ratios, achieved GFLOP/s against ``peak``, and routing's share of a full
-fast-path layer (route + permute over route + sorted). Compare ratios, not times: the
+Every path runs in every round, back to back, the order alternating between rounds
+(:func:`spark_edu.measure.paired_times`). Reports medians, ratios as the median and IQR of
+per-round ratios, achieved GFLOP/s against ``peak``, and routing's share of a full fast-path
+layer (route + permute over route + sorted). Compare ratios, not times: the
 machine is shared and machines of one class differ.
 """
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import asdict, dataclass
 
 import torch
 
 from spark_edu.device import describe_environment, threads
-from spark_edu.measure import time_it
+from spark_edu.measure import paired_ratio, paired_times
 from spark_edu.moe import Experts, Router, RouterConfig, dispatch_dense, dispatch_loop, dispatch_sorted, expert_flops
 from spark_edu.moe.dispatch import sort_by_expert
 from spark_edu.moe.metrics import load_fractions, max_violation
@@ -38,7 +41,7 @@ class BenchConfig:
     d_hidden: int = 2048
     n_experts: int = 8
     k: int = 2
-    repeats: int = 5
+    repeats: int = 7  # paired rounds after one warm-up round
     peak_size: int = 2048  # n for the n×n×n matmul that measures the machine's peak
     seed: int = 0
     threads: int = 0  # torch intra-op threads; 0 keeps torch's default (all cores)
@@ -86,7 +89,16 @@ def _run(c: BenchConfig) -> dict:
     }
     with torch.no_grad():
         routing = router(x)
-        ms = {name: time_it(fn, repeats=c.repeats, warmup=1).median_ms for name, fn in paths.items()}
+        times = paired_times(paths, rounds=c.repeats, warmup=1)  # every path in every round, order alternating
+    ms = {name: 1e3 * statistics.median(ts) for name, ts in times.items()}
+    pairs = {
+        "loop/ideal": ("loop", "ideal"),
+        "sorted/ideal": ("sorted", "ideal"),
+        "dense/sorted": ("dense", "sorted"),
+        "dense/loop": ("dense", "loop"),
+        "loop/sorted": ("loop", "sorted"),
+    }
+    paired = {name: paired_ratio(times, slow, fast) for name, (slow, fast) in pairs.items()}
     useful = expert_flops(c.tokens * c.k, c.d_model, c.d_hidden)  # FLOPs of the chosen experts
     flops = {
         "loop": useful,
@@ -102,13 +114,8 @@ def _run(c: BenchConfig) -> dict:
         "environment": describe_environment(),
         "median_ms": ms,
         "gflops": gflops,
-        "ratios": {
-            "loop/ideal": ms["loop"] / ms["ideal"],
-            "sorted/ideal": ms["sorted"] / ms["ideal"],
-            "dense/sorted": ms["dense"] / ms["sorted"],
-            "dense/loop": ms["dense"] / ms["loop"],
-            "loop/sorted": ms["loop"] / ms["sorted"],
-        },
+        "ratios": {name: r.median for name, r in paired.items()},  # medians of per-round time ratios
+        "ratio_iqr": {name: [r.q1, r.q3] for name, r in paired.items()},
         "fraction_of_peak": {name: gflops[name] / gflops["peak"] for name in ("loop", "sorted", "ideal", "dense")},
         "routing_share": (ms["route"] + ms["permute"]) / layer,
         "router_max_violation": max_violation(load_fractions(routing.indices, c.n_experts)),
@@ -125,7 +132,7 @@ def format_report(result: dict) -> str:
     c, env, ms, gf = result["config"], result["environment"], result["median_ms"], result["gflops"]
     lines = [
         f"MoE dispatch, forward: {c['tokens']} tokens, d={c['d_model']}, experts {c['d_model']}->"
-        f"{c['d_hidden']}->{c['d_model']}, E={c['n_experts']}, top-{c['k']}, median of {c['repeats']}",
+        f"{c['d_hidden']}->{c['d_model']}, E={c['n_experts']}, top-{c['k']}, median of {c['repeats']} paired rounds",
         f"torch {env['torch']}, {env['device']}, CPU capability {env['cpu_capability']}, {env['threads']} thread(s)",
         f"{'path':<8} {'median ms':>10} {'GFLOP/s':>9} {'of peak':>8}",
     ]
@@ -134,7 +141,14 @@ def format_report(result: dict) -> str:
         lines.append(f"{name:<8} {ms[name]:10.1f} {gf[name]:9.1f} {share}")
     lines.append(f"{'route':<8} {ms['route']:10.2f}   (gate matmul, softmax, top-k)")
     lines.append(f"{'permute':<8} {ms['permute']:10.2f}   (sort, gather, scatter; no expert maths)")
-    lines.append("ratios: " + ", ".join(f"{k} {v:.2f}x" for k, v in result["ratios"].items()))
+    iqr = result.get("ratio_iqr", {})  # saved results from before paired rounds have none
+    lines.append(
+        "ratios (median of per-round ratios, IQR): "
+        + ", ".join(
+            f"{k} {v:.2f}x" + (f" ({iqr[k][0]:.2f}–{iqr[k][1]:.2f})" if k in iqr else "")
+            for k, v in result["ratios"].items()
+        )
+    )
     lines.append(
         f"routing share of a fast-path layer (route+permute)/(route+sorted): {result['routing_share']:.1%}; "
         f"router MaxVio {result['router_max_violation']:.2f}"

@@ -12,7 +12,7 @@ HELP = {
     "d_hidden": "each expert's hidden width F",
     "n_experts": "number of experts E",
     "k": "experts chosen per token",
-    "repeats": "timed repeats of every path (medians reported)",
+    "repeats": "paired timing rounds of every path after one warm-up round",
     "peak_size": "n of the n×n×n float32 matmul that measures the machine's peak",
     "seed": "seed of the input and the router",
     "threads": "torch intra-op threads; 0 keeps torch's default",

@@ -198,11 +198,14 @@ def reproduce(quick: bool = False, results: dict[str, list[RunResult]] | None = 
         if key == "experts":
             out.append(
                 Measurement(
-                    claim.key, float(cfg.moe.n_experts), reason="architecture we copy: one expert per named category"
+                    claim.key,
+                    float(cfg.moe.n_experts),
+                    by_construction=True,
+                    reason="architecture we copy: one expert per named category",
                 )
             )
         elif key == "top_k":
-            out.append(Measurement(claim.key, float(cfg.moe.k), reason="architecture we copy"))
+            out.append(Measurement(claim.key, float(cfg.moe.k), by_construction=True, reason="architecture we copy"))
         else:
             metric = "balance_cv" if key == "load_balance" else "specialisation"
             mean, lo, hi = summary[HEADLINE][metric]

@@ -1,20 +1,20 @@
 """``python -m spark_edu bench attention``: sparse attention kernels side by side, in one run.
 
-For each length L and pattern it times, interleaved round-robin so a busy machine slows
-every path alike: dense SDPA (the baseline), masked dense SDPA, the readable block kernel,
-the gathered-block kernel, the band kernel (local patterns), and compiled FlexAttention
-with a ``BlockMask``. It reports medians, the ratio to dense SDPA (>1 = faster), the bound
-``1/(1 − block sparsity)``, the fraction of the bound reached, and peak memory. Set-up
-(layouts, plans, block masks) and compile time are reported separately and excluded
-from the steady-state medians.
+For each length L and pattern it times, in paired rounds (:func:`spark_edu.measure.paired_times`:
+every path back to back in each round, the order alternating), dense SDPA (the baseline),
+masked dense SDPA, the readable block kernel, the gathered-block kernel, the band kernel
+(local patterns), and compiled FlexAttention with a ``BlockMask``. It reports each path's
+ratio to dense SDPA (>1 = faster) as the median of the per-round ratios with its
+interquartile range, the kernel's own work bound (:func:`work_bound`), the fraction of that
+bound reached, and peak memory (:func:`spark_edu.measure.peak_memory_bytes`). Set-up
+(layouts, plans, block masks) and compile time are reported separately and excluded.
 
-Example: ``python -m spark_edu bench attention --lengths 1024 4096 --repeats 5 --csv out.csv``
+Example: ``python -m spark_edu bench attention --lengths 1024 4096 --repeats 7 --csv out.csv``
 """
 
 from __future__ import annotations
 
 import csv
-import statistics
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -30,7 +30,7 @@ from spark_edu.attention.flex import flex_block_mask, flex_sparse_attention
 from spark_edu.attention.gathered import gathered_block_attention, make_plan
 from spark_edu.attention.window import sliding_window_attention
 from spark_edu.device import cpu_capability, threads
-from spark_edu.measure import peak_memory_bytes, time_it
+from spark_edu.measure import paired_ratio, paired_times, peak_memory_bytes
 from spark_edu.validation import check_positive_int
 
 #: The report's patterns (Attention Pattern Analysis) plus local 90%: name -> (kind, sparsity).
@@ -55,7 +55,7 @@ class BenchConfig:
     heads: int = 4
     head_dim: int = 64
     block_size: int = 128
-    repeats: int = 5
+    repeats: int = 7  # paired rounds after the warm-up call
     memory: bool = True  # also measure peak memory (one extra profiled call per path)
     max_reference_len: int = 2048  # the reference and eager flex hold several B·H·L² tensors
     seed: int = 0
@@ -99,14 +99,27 @@ class Row:
     block_sparsity: float
     bound: float
     median_ms: float
-    sdpa_ms: float  # the dense SDPA median from the same interleaved rounds
-    ratio: float  # sdpa_ms / median_ms: > 1 means faster than dense SDPA
-    fraction_of_bound: float
+    sdpa_ms: float  # the dense SDPA median from the same rounds
+    ratio: float  # median of per-round sdpa / path times: > 1 means faster than dense SDPA
+    fraction_of_bound: float  # ratio / path_bound
     peak_mb: float | None
     setup_s: float
     compile_s: float
     cpu_capability: str = field(default_factory=cpu_capability)
     threads: int = field(default_factory=torch.get_num_threads)
+    ratio_q1: float | None = None  # interquartile range of the per-round ratios
+    ratio_q3: float | None = None
+    path_bound: float | None = None  # this kernel's own work bound (see work_bound)
+    rounds: int | None = None
+
+
+def work_bound(path: str, layout: BlockLayout, window: int | None) -> float:
+    """The speed-up a kernel would reach if the work it skips cost nothing and the rest cost as
+    in dense attention: the tile bound ``1/(1 − s_b)`` for tile kernels, and for the band kernel,
+    which computes ``b + 2w`` keys per query whatever the tiles, ``S / (b + 2w)``."""
+    if path == "band" and window is not None:
+        return layout.kv_len / min(layout.kv_len, layout.block_size + 2 * window)
+    return layout.bound
 
 
 def _paths_for(config: BenchConfig, kind: str, length: int, q, k, v, predicate, window, layout):
@@ -172,18 +185,17 @@ def _run(config: BenchConfig, progress=None) -> list[Row]:
                 start = time.perf_counter()
                 fn()
                 first[path] = time.perf_counter() - start
-            times = {path: [] for path in fns}
-            for _ in range(config.repeats):  # interleaved rounds
-                for path, fn in fns.items():
-                    times[path].append(time_it(fn, repeats=1, warmup=0, device=config.device).median_s)
-            medians = {path: statistics.median(ts) for path, ts in times.items()}
+            times = paired_times(fns, rounds=config.repeats, warmup=0, device=config.device)
             element = masks.element_sparsity(layout.dense())
             for path in fns:
                 if path == "sdpa" and "sdpa" not in config.paths:
                     continue
                 peak = peak_memory_bytes(fns[path], config.device) / 2**20 if config.memory else None
-                ratio = medians["sdpa"] / medians[path]
-                compile_s = max(first[path] - medians[path], 0.0) if path in ("flex", "flex_noblock") else 0.0
+                paired = paired_ratio(times, "sdpa", path)
+                own_bound = work_bound(path, layout, window)
+                compile_s = (
+                    max(first[path] - paired.candidate_ms / 1e3, 0.0) if path in ("flex", "flex_noblock") else 0.0
+                )
                 rows.append(
                     Row(
                         length,
@@ -192,13 +204,17 @@ def _run(config: BenchConfig, progress=None) -> list[Row]:
                         element,
                         layout.block_sparsity,
                         layout.bound,
-                        1e3 * medians[path],
-                        1e3 * medians["sdpa"],
-                        ratio,
-                        ratio / layout.bound,
+                        paired.candidate_ms,
+                        paired.baseline_ms,
+                        paired.median,
+                        paired.median / own_bound,
                         peak,
                         layout_s + setup.get(path, 0.0),
                         compile_s,
+                        ratio_q1=paired.q1,
+                        ratio_q3=paired.q3,
+                        path_bound=own_bound,
+                        rounds=paired.rounds,
                     )
                 )
     return rows
@@ -225,17 +241,24 @@ def write_csv(rows: list[Row], path: str) -> None:
 
 def read_csv(path: str) -> list[Row]:
     """Rows saved by :func:`write_csv` (e.g. the chapter's ``book/data/sparse_attention/``)."""
-    ints, strs = {"length", "threads"}, {"pattern", "path", "cpu_capability"}
+    ints, strs = {"length", "threads", "rounds"}, {"pattern", "path", "cpu_capability"}
     with open(path, newline="") as handle:
         return [
             Row(
                 **{
-                    k: (int(v) if k in ints else v if k in strs else None if v == "" else float(v))
+                    k: (None if v == "" else int(v) if k in ints else v if k in strs else float(v))
                     for k, v in record.items()
                 }
             )
             for record in csv.DictReader(handle)
         ]
+
+
+def _ratio_cell(row: Row) -> str:
+    """``1.85x`` with its interquartile range where the row has one: ``1.85x (1.80–1.90)``."""
+    if row.ratio_q1 is None:
+        return f"{row.ratio:.2f}x"
+    return f"{row.ratio:.2f}x ({row.ratio_q1:.2f}–{row.ratio_q3:.2f})"
 
 
 def markdown(rows: list[Row]) -> str:
@@ -260,7 +283,7 @@ def markdown(rows: list[Row]) -> str:
             f"{any_row.bound:.2f}",
             f"{any_row.sdpa_ms:.1f}",
         ]
-        cells += [f"{group[p].ratio:.2f}x" if p in group else "—" for p in paths]
+        cells += [_ratio_cell(group[p]) if p in group else "—" for p in paths]
         b = best.get(key)
         mb = lambda x: "—" if x is None else f"{x:.1f}"  # noqa: E731
         cells += [
