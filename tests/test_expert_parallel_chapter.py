@@ -18,7 +18,7 @@ from spark_edu.chapters.moe.parallel_figures import (
     plot_parallel_layout,
     send_matrix,
 )
-from spark_edu.chapters.moe.scaling import scaling_markdown, scaling_table
+from spark_edu.chapters.moe.scaling import scaling_html, scaling_markdown, scaling_table
 
 TINY = ["--tokens", "32", "--d-model", "8", "--d-hidden", "8", "--n-experts", "4", "--repeats", "1", "--warmup", "0"]
 
@@ -153,6 +153,8 @@ def test_the_scaling_model_against_a_hand_computation():
     assert many["exchange_over_experts"] == pytest.approx(many["exchange_ms"] / experts_ms)
     table = scaling_markdown(rows).splitlines()
     assert len(table) == 5 and table[0].startswith("| devices W |") and table[4].startswith("| 64 | 98% | 88% |")
+    html = scaling_html(rows)
+    assert html.count("<tr>") == 4 and "<th" in html and ">98%</td>" in html
     default = scaling_table()
     assert [r["devices"] for r in default] == [8, 64, 256]
     assert all(math.isfinite(v) for r in default for v in r.values())

@@ -44,7 +44,7 @@ def destinations(run: dict) -> torch.Tensor:
 def plot_exchange(result: dict, world_size: int | None = None):
     """Token → rank assignments and the rank-pair send counts of one world size (default: the largest)."""
     from matplotlib.colors import ListedColormap
-    from matplotlib.patches import Patch, Rectangle
+    from matplotlib.patches import Rectangle
 
     run = _run_of(result, world_size)
     W, E_l = run["world_size"], run["experts_per_rank"]
@@ -52,7 +52,7 @@ def plot_exchange(result: dict, world_size: int | None = None):
     _, n, K = dest.shape
     per_rank = sorted(run["per_rank"], key=lambda r: r["rank"])
     experts = torch.tensor([r["first_tokens"]["experts"] for r in per_rank])  # (W, n, K)
-    fig, axes = subplots(1, 2, width=4.4, height=0.5 + 0.42 * W * K, gridspec_kw={"width_ratios": [1.6, 1]})
+    fig, axes = subplots(1, 2, width=4.0, height=0.9 + 0.3 * W * K, gridspec_kw={"width_ratios": [1.7, 1]})
     ax = axes[0, 0]
     grid = dest.permute(0, 2, 1).reshape(W * K, n).float()  # row r·K + j: rank r's j-th choices
     cmap = ListedColormap(["#ffffff", *RANK_COLORS[:W]])
@@ -67,13 +67,13 @@ def plot_exchange(result: dict, world_size: int | None = None):
             ax.axhline(r * K - 0.5, color="black", lw=1.5)
     ax.set_xticks(range(n))
     ax.set_yticks(range(W * K), [f"rank {r}, choice {j + 1}" for r in range(W) for j in range(K)], fontsize=8)
+    for label, r in zip(ax.get_yticklabels(), [r for r in range(W) for _ in range(K)]):
+        label.set_color(RANK_COLORS[r])  # the row's own rank: a cell of this colour stays home
     ax.set(
         xlabel="token on its own rank",
-        title=f"where each token's choices go\n(number: expert; colour: the rank holding it, {E_l} experts per rank)",
+        title=f"where each token's choices go (number: expert,\ncolour: the rank holding it, {E_l} experts per rank)",
     )
     ax.title.set_fontsize(9)
-    handles = [Patch(color=RANK_COLORS[r], label=f"rank {r}") for r in range(W)]
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=W, fontsize=8)
     matrix = send_matrix(run)
     ax = axes[0, 1]
     plot_matrix(
@@ -88,7 +88,7 @@ def plot_exchange(result: dict, world_size: int | None = None):
     ax.set_xticks(range(W))
     ax.set_yticks(range(W))
     tokens = result["config"]["tokens"]
-    ax.set_title(f"assignments sent, all {tokens} tokens per rank\n(dashed diagonal: stays home, no bytes)", fontsize=9)
+    ax.set_title(f"assignments sent, all {tokens} tokens\nper rank (dashed: stays home)", fontsize=9)
     return fig
 
 
@@ -102,7 +102,8 @@ def layout(tp: int, ep: int, dp: int) -> list[tuple[int, int, int]]:
 
 def plot_parallel_layout(tp: int = 2, ep: int = 4, dp: int = 2, devices_per_node: int = 8, n_experts: int = 8):
     """The device grid of ``tp × ep × dp`` devices: colour = the experts a device holds (its EP
-    index), label = its tensor-parallel shard; one row per node of ``devices_per_node``."""
+    index), label = those experts and its tensor-parallel shard, black outline = the devices of the
+    first all_to_all group (DP index 0, TP shard 0); one row per node of ``devices_per_node``."""
     from matplotlib.patches import Rectangle
 
     coords = layout(tp, ep, dp)
@@ -112,28 +113,28 @@ def plot_parallel_layout(tp: int = 2, ep: int = 4, dp: int = 2, devices_per_node
     if not check:
         raise ValueError(f"devices_per_node must be an integer >= 1, got {devices_per_node!r}")
     nodes = -(-len(coords) // devices_per_node)
-    fig, axes = subplots(1, 1, width=min(9.0, 1.1 * devices_per_node), height=0.6 + 1.0 * nodes)
+    fig, axes = subplots(1, 1, width=min(8.0, 0.78 * devices_per_node + 0.9), height=0.6 + 0.72 * nodes)
     ax = axes[0, 0]
     per = n_experts // ep
-    for rank, (d, e, t) in enumerate(coords):
+    for rank, (_, e, t) in enumerate(coords):
         node, slot = divmod(rank, devices_per_node)
         y = nodes - 1 - node
-        ax.add_patch(Rectangle((slot + 0.05, y + 0.1), 0.9, 0.7, color=RANK_COLORS[e % len(RANK_COLORS)], alpha=0.85))
-        ax.text(slot + 0.5, y + 0.6, f"GPU {rank}", ha="center", va="center", fontsize=7, color="white")
-        label = f"experts {e * per}–{(e + 1) * per - 1}" if per > 1 else f"expert {e}"
-        ax.text(slot + 0.5, y + 0.4, label, ha="center", va="center", fontsize=6.5, color="white")
-        ax.text(slot + 0.5, y + 0.2, f"TP shard {t}, DP {d}", ha="center", va="center", fontsize=6, color="white")
+        ax.add_patch(Rectangle((slot + 0.06, y + 0.1), 0.88, 0.72, color=RANK_COLORS[e % len(RANK_COLORS)]))
+        label = f"e{e * per}–{(e + 1) * per - 1}" if per > 1 else f"e{e}"
+        ax.text(slot + 0.5, y + 0.46, f"{label}\nTP{t}", ha="center", va="center", fontsize=8, color="white")
+    group = [r for r, (d, e, t) in enumerate(coords) if d == 0 and t == 0]  # the first all_to_all group
+    for rank in group:
+        node, slot = divmod(rank, devices_per_node)
+        ax.add_patch(Rectangle((slot + 0.06, nodes - 1 - node + 0.1), 0.88, 0.72, fill=False, lw=2, color="black"))
     for node in range(nodes):
-        y = nodes - 1 - node
-        ax.add_patch(Rectangle((0, y + 0.02), devices_per_node, 0.86, fill=False, lw=1, ls="--", color="grey"))
-        ax.text(-0.1, y + 0.45, f"node {node}", ha="right", va="center", fontsize=8)
-    ax.set(xlim=(-1.1, devices_per_node + 0.1), ylim=(-0.05, nodes), xticks=[], yticks=[])
+        ax.text(-0.1, nodes - 1 - node + 0.46, f"node {node}", ha="right", va="center", fontsize=8)
+    ax.set(xlim=(-1.2, devices_per_node), ylim=(-0.05, nodes), xticks=[], yticks=[])
     ax.grid(False)
     for side in ("left", "bottom"):
         ax.spines[side].set_visible(False)
     ax.set_title(
-        f"TP={tp} × EP={ep} × DP={dp}: same colour = same experts (replicas sum their gradients);\n"
-        f"one GPU of each colour with the same TP shard and DP index = one all_to_all group",
+        f"TP={tp} × EP={ep} × DP={dp} (e: experts held, TP: tensor shard)\n"
+        f"same colour: same experts; black outline: one all_to_all group",
         fontsize=9,
     )
     return fig

@@ -115,4 +115,13 @@ def scaling_markdown(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["COLUMNS", "scaling_markdown", "scaling_table"]
+def scaling_html(rows: list[dict]) -> str:
+    """The rows as an HTML table in a box that scrolls sideways on a narrow page."""
+    right = 'style="text-align:right"'
+    head = "".join(f"<th {right}>{title}</th>" for _, title, _ in COLUMNS)
+    cells = ["".join(f"<td {right}>{fmt.format(row[key])}</td>" for key, _, fmt in COLUMNS) for row in rows]
+    body = "".join(f"<tr>{row}</tr>" for row in cells)
+    return f'<div style="overflow-x:auto"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+
+
+__all__ = ["COLUMNS", "scaling_html", "scaling_markdown", "scaling_table"]
