@@ -152,7 +152,8 @@ def test_the_scaling_model_against_a_hand_computation():
     assert many["network_share"] == pytest.approx(56 / 64) and many["remote_share"] == pytest.approx(63 / 64)
     assert many["exchange_over_experts"] == pytest.approx(many["exchange_ms"] / experts_ms)
     table = scaling_markdown(rows).splitlines()
-    assert len(table) == 5 and table[0].startswith("| devices W |") and table[4].startswith("| 64 | 98% | 88% |")
+    assert len(table) == 5 and table[0].startswith("| W | expert elsewhere |")
+    assert table[4].startswith("| 64 | 98% | 88% |")
     html = scaling_html(rows)
     assert html.count("<tr>") == 4 and "<th" in html and ">98%</td>" in html
     default = scaling_table()

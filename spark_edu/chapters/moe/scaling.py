@@ -30,16 +30,16 @@ from spark_edu.moe.expert_parallel import exchange_bytes
 from spark_edu.moe.layer import expert_flops
 from spark_edu.validation import check_positive_int, check_range
 
-COLUMNS = (
-    ("devices", "devices W", "{:d}"),
+COLUMNS = (  # key, column title, format; the titles are short so the table fits a book page
+    ("devices", "W", "{:d}"),
     ("remote_share", "expert elsewhere", "{:.0%}"),
-    ("network_share", "over the network", "{:.0%}"),
-    ("mb_sent", "MB sent per device", "{:.1f}"),
-    ("kb_per_message", "KB per peer message", "{:.0f}"),
+    ("network_share", "via network", "{:.0%}"),
+    ("mb_sent", "MB sent", "{:.1f}"),
+    ("kb_per_message", "KB per message", "{:.0f}"),
     ("exchange_ms", "exchange ms", "{:.2f}"),
-    ("latency_ms", "of which latency ms", "{:.2f}"),
-    ("experts_ms", "expert compute ms", "{:.2f}"),
-    ("exchange_over_experts", "exchange / compute", "{:.2f}"),
+    ("latency_ms", "latency ms", "{:.2f}"),
+    ("experts_ms", "experts ms", "{:.2f}"),
+    ("exchange_over_experts", "exchange / experts", "{:.2f}"),
 )
 
 
