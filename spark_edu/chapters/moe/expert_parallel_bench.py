@@ -10,7 +10,9 @@ counts and the two activation all_to_alls, waiting for slower ranks included), e
 slow as its slowest rank) and each rank's; measured bytes sent per rank beside
 :func:`~spark_edu.moe.expert_parallel.exchange_bytes` (eq-moe-ep-bytes), whose uniform-routing
 assumption the random router only approximates. Compare ratios, not times: the machine is
-shared, and W processes on a 2-core machine share its cores.
+shared, and W processes on a 2-core machine share its cores: ``baseline_threads`` adds one
+process on as many threads, the fair baseline for W ranks of one thread. With ``record_tokens``
+each rank also reports the experts its first tokens chose (the chapter draws where they go).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import socket
 import statistics
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -32,6 +34,7 @@ import torch.multiprocessing as mp
 from spark_edu.device import describe_environment
 from spark_edu.moe.expert_parallel import ExpertParallelMoE, exchange_bytes
 from spark_edu.moe.layer import MoEConfig
+from spark_edu.results import load_json
 from spark_edu.validation import check_positive_int, check_range
 
 PHASES = ("routing", "exchange", "experts", "combine")
@@ -52,6 +55,8 @@ class ExpertParallelBenchConfig:
     seed: int = 0
     timeout_s: float = 300.0  # per world size: collectives and the whole launch
     device: str = "cpu"  # "cuda": NCCL, rank r on cuda:r
+    record_tokens: int = 0  # report the chosen experts of each rank's first this-many tokens
+    baseline_threads: int = 0  # also run W = 1 on this many threads (the cores the W ranks use); 0: skip
 
     def __post_init__(self):
         if not self.world_sizes:
@@ -64,6 +69,8 @@ class ExpertParallelBenchConfig:
             check_positive_int(name, getattr(self, name))
         check_positive_int("warmup", self.warmup, minimum=0)
         check_positive_int("seed", self.seed, minimum=0)
+        check_positive_int("record_tokens", self.record_tokens, minimum=0)
+        check_positive_int("baseline_threads", self.baseline_threads, minimum=0)
         check_range("timeout_s", self.timeout_s, 0.0, low_inclusive=False)
         if self.device not in ("cpu", "cuda"):
             raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
@@ -88,14 +95,14 @@ def _bench_rank(rank: int, world_size: int, c: ExpertParallelBenchConfig) -> dic
         for i in range(c.warmup + c.repeats):
             dist.barrier()
             start = time.perf_counter()
-            layer(x)
+            out = layer(x)
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             if i >= c.warmup:
                 totals.append(time.perf_counter() - start)
                 for p in PHASES:
                     phases[p].append(getattr(layer.last_timings, f"{p}_s"))
-    stats = layer.last_exchange
+    stats, n = layer.last_exchange, min(c.record_tokens, c.tokens)
     return {
         "rank": rank,
         "median_ms": {"total": _median_ms(totals), **{p: _median_ms(v) for p, v in phases.items()}},
@@ -105,6 +112,10 @@ def _bench_rank(rank: int, world_size: int, c: ExpertParallelBenchConfig) -> dic
         "tokens_to_rank": list(stats.tokens_to_rank),
         "kept_fraction": sum(stats.tokens_to_rank) / (c.tokens * c.k),
         "bytes_per_element": x.element_size(),
+        "first_tokens": {  # (n, K) chosen experts, best first, and whether each one had room
+            "experts": out.routing.indices[:n].tolist(),
+            "kept": out.routing.kept[:n].tolist(),
+        },
     }
 
 
@@ -176,39 +187,64 @@ def run_expert_parallel_benchmark(
     seed: int = 0,
     timeout_s: float = 300.0,
     device: str = "cpu",
+    record_tokens: int = 0,
+    baseline_threads: int = 0,
 ) -> dict:
     """Time the expert-parallel forward at each world size; returns a JSON-able dict (see the module)."""
     c = ExpertParallelBenchConfig(
         world_sizes=tuple(world_sizes), tokens=tokens, d_model=d_model, d_hidden=d_hidden, n_experts=n_experts, k=k,
         repeats=repeats, warmup=warmup, capacity_factor=capacity_factor, threads_per_rank=threads_per_rank,
-        seed=seed, timeout_s=timeout_s, device=device,
+        seed=seed, timeout_s=timeout_s, device=device, record_tokens=record_tokens,
+        baseline_threads=baseline_threads,
     )  # fmt: skip
     kept = 1.0 if capacity_factor is None else min(1.0, capacity_factor)  # uniform load: C = c·T·K/E places
-    runs = []
-    for w in c.world_sizes:
-        ranks = _launch(w, c)
+    runs, start = [], time.perf_counter()
+    plan = [(w, c.threads_per_rank) for w in c.world_sizes] + [(1, c.baseline_threads)] * (c.baseline_threads > 0)
+    for i, (w, n_threads) in enumerate(plan):
+        launched = time.perf_counter()
+        ranks = _launch(w, replace(c, threads_per_rank=n_threads))
         predicted = exchange_bytes(tokens, k, d_model, ranks[0]["bytes_per_element"], w, kept)
         sent = statistics.mean(r["bytes_sent"] for r in ranks)
+        ms = {p: max(r["median_ms"][p] for r in ranks) for p in ("total", *PHASES)}
         runs.append(
             {
                 "world_size": w,
+                "threads_per_rank": n_threads,
+                "baseline": i >= len(c.world_sizes),  # the extra one-process run on baseline_threads
                 "experts_per_rank": n_experts // w,
-                "median_ms": {p: max(r["median_ms"][p] for r in ranks) for p in ("total", *PHASES)},
+                "median_ms": ms,
+                "tokens_per_s": w * tokens / (ms["total"] / 1e3),  # W·T tokens per forward, at the slowest rank
                 "bytes_sent_per_rank": sent,
                 "predicted_bytes_per_rank": predicted,
                 "measured_over_predicted": sent / predicted if predicted else None,
                 "per_rank": ranks,
+                "launch_s": time.perf_counter() - launched,  # spawning, start-up, warm-up and repeats
             }
         )
     return {
         "config": {**asdict(c), "world_sizes": list(c.world_sizes)},
         "environment": describe_environment(),
         "runs": runs,
+        "wall_s": time.perf_counter() - start,
     }
 
 
+def speedups(result: dict) -> dict[str, float]:
+    """Throughput (W·T tokens per forward) of each W > 1 over W = 1 on the same threads per rank
+    (``"W=2"``) and over the one-process baseline on ``baseline_threads`` (``"W=2 vs baseline"``)."""
+    main = {run["world_size"]: run for run in result["runs"] if not run.get("baseline")}
+    base = [run for run in result["runs"] if run.get("baseline")]
+    out = {}
+    for w, run in main.items():
+        if w > 1 and 1 in main:
+            out[f"W={w}"] = run["tokens_per_s"] / main[1]["tokens_per_s"]
+        if w > 1 and base:
+            out[f"W={w} vs baseline"] = run["tokens_per_s"] / base[0]["tokens_per_s"]
+    return out
+
+
 def format_report(result: dict) -> str:
-    """The benchmark as a fixed-width text table, one row per world size (slowest rank's medians)."""
+    """The benchmark as a fixed-width text table, one row per run (slowest rank's medians)."""
     c, env = result["config"], result["environment"]
     backend = "nccl" if c["device"] == "cuda" else "gloo"
     shape = (
@@ -216,28 +252,44 @@ def format_report(result: dict) -> str:
         f"experts {c['d_model']}->{c['d_hidden']}->{c['d_model']}, E={c['n_experts']}, top-{c['k']}, "
         f"capacity {c['capacity_factor']}, median of {c['repeats']} after {c['warmup']} warm-up"
     )
-    where = (
-        f"torch {env['torch']}, {c['device']} ({backend}), CPU capability {env['cpu_capability']}, "
-        f"{c['threads_per_rank']} thread(s) per rank"
-    )
+    where = f"torch {env['torch']}, {c['device']} ({backend}), CPU capability {env['cpu_capability']}"
     header = (
-        f"{'W':>2} {'E/rank':>6} {'total ms':>9} {'routing':>8} {'exchange':>9} {'experts':>8} {'combine':>8} "
-        f"{'MB sent/rank':>12} {'predicted':>9} {'ratio':>6}"
+        f"{'W':>2} {'E/rank':>6} {'thr':>3} {'total ms':>9} {'routing':>8} {'exchange':>9} {'experts':>8} "
+        f"{'combine':>8} {'tokens/s':>9} {'MB sent/rank':>12} {'model MB':>9} {'ratio':>6}"
     )
     lines = [shape, where, header]
     for run in result["runs"]:
         ms = run["median_ms"]
         ratio = "-" if run["measured_over_predicted"] is None else f"{run['measured_over_predicted']:.3f}"
         lines.append(
-            f"{run['world_size']:>2} {run['experts_per_rank']:>6} {ms['total']:9.1f} {ms['routing']:8.1f} "
-            f"{ms['exchange']:9.1f} {ms['experts']:8.1f} {ms['combine']:8.1f} "
-            f"{run['bytes_sent_per_rank'] / 1e6:12.2f} {run['predicted_bytes_per_rank'] / 1e6:9.2f} {ratio:>6}"
+            f"{run['world_size']:>2} {run['experts_per_rank']:>6} {run['threads_per_rank']:>3} {ms['total']:9.1f} "
+            f"{ms['routing']:8.1f} {ms['exchange']:9.1f} {ms['experts']:8.1f} {ms['combine']:8.1f} "
+            f"{run['tokens_per_s']:9.0f} {run['bytes_sent_per_rank'] / 1e6:12.3f} "
+            f"{run['predicted_bytes_per_rank'] / 1e6:9.3f} {ratio:>6}"
         )
-    lines.append(
-        "times: the slowest rank's median per phase (ms); bytes: activations that left the rank, "
-        "dispatch + return (eq-moe-ep-bytes)"
-    )
+    b = result["runs"][0]["per_rank"][0]["bytes_per_element"]
+    kept = 1.0 if c["capacity_factor"] is None else min(1.0, c["capacity_factor"])
+    lines += [
+        "times: the slowest rank's median per phase (ms), thr = torch threads per rank; "
+        "bytes: activations that left the rank, dispatch + return",
+        f"cost model (eq-moe-ep-bytes): 2·T·K·kept·(W−1)/W·D·b = 2·{c['tokens']}·{c['k']}·{kept:g}·(W−1)/W"
+        f"·{c['d_model']}·{b} bytes per rank; ratio = measured / model",
+    ]
+    ups = speedups(result)
+    if ups:
+        lines.append("throughput over W=1: " + ", ".join(f"{key} {value:.2f}x" for key, value in ups.items()))
     return "\n".join(lines)
 
 
-__all__ = ["ExpertParallelBenchConfig", "format_report", "run_expert_parallel_benchmark"]
+def saved_expert_parallel() -> dict:
+    """The run shipped with the package (``spark_edu/data/moe/expert_parallel.json``)."""
+    return load_json("moe", "expert_parallel.json")
+
+
+__all__ = [
+    "ExpertParallelBenchConfig",
+    "format_report",
+    "run_expert_parallel_benchmark",
+    "saved_expert_parallel",
+    "speedups",
+]
