@@ -122,6 +122,21 @@ def _run(c: BenchConfig) -> dict:
     }
 
 
+#: The chapter's targets for the fast path: ratio name -> (bound, "at most" or "at least").
+TARGETS = {"sorted/ideal": (1.2, "at most"), "dense/sorted": (4.0, "at least")}
+
+
+def target_outcomes(result: dict) -> dict[str, str]:
+    """Per target: "met" / "not met" when the whole IQR of the per-round ratio (or, for results
+    saved before paired rounds, the median) is on one side of the bound, else "inconclusive"."""
+    out = {}
+    for name, (bound, side) in TARGETS.items():
+        low, high = result.get("ratio_iqr", {}).get(name, [result["ratios"][name]] * 2)
+        ok, bad = (high <= bound, low > bound) if side == "at most" else (low >= bound, high < bound)
+        out[name] = "met" if ok else "not met" if bad else "inconclusive"
+    return out
+
+
 def saved_result() -> dict:
     """The full-size result shipped with the package (``spark_edu/data/moe/bench.json``)."""
     return load_json("moe", "bench.json")
