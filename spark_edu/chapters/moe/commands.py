@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from spark_edu.commandline import Command
+from spark_edu.commandline import Command, output_file
 
 HELP = {
     "tokens": "tokens routed in one forward pass",
@@ -25,7 +25,7 @@ def configure(parser) -> None:
     defaults = BenchConfig()
     for name, text in HELP.items():
         parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(defaults, name), help=text)
-    parser.add_argument("--out", default=None, help="also write the result as JSON to this path")
+    parser.add_argument("--out", type=output_file, default=None, help="also write the result as JSON to this path")
 
 
 def run(args) -> int:
