@@ -130,3 +130,20 @@ def test_readme_commands_are_what_ci_runs():
     assert "torch==2.13.0" in (ROOT / "requirements-lock.in").read_text()
     makefile = (ROOT / "Makefile").read_text()
     assert "LOCK   ?= requirements-lock.txt" in makefile and "-c $(LOCK)" in makefile
+
+
+def test_ci_runs_make_test_on_every_push_and_pull_request_with_the_lock():
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "test.yml").read_text())
+    triggers = workflow.get("on", workflow.get(True))  # YAML 1.1 reads a bare `on` as True
+    assert {"push", "pull_request"} <= set(triggers)
+    text = (ROOT / ".github" / "workflows" / "test.yml").read_text()
+    assert re.search(r"run: make test\b", text) and "hashFiles('requirements-lock.txt')" in text
+    assert "apt" in text or "bookworm" in text, "chromium comes from Debian's apt (make test installs it as root)"
+
+
+def test_pages_workflow_never_cancels_a_deployment_and_uses_the_lock():
+    text = (ROOT / ".github" / "workflows" / "book.yml").read_text()
+    workflow = yaml.safe_load(text)
+    assert workflow["concurrency"]["cancel-in-progress"] is False
+    assert "run: make book" in text and "cache-dependency-path: requirements-lock.txt" in text
+    assert "Settings → Pages → Source: GitHub Actions" in (ROOT / "README.md").read_text()
