@@ -12,7 +12,7 @@ import importlib
 import sys
 
 from spark_edu import __version__
-from spark_edu.commandline import HelpFormatter
+from spark_edu.commandline import HelpFormatter, Parser
 
 #: Chapters whose ``commands.py`` adds subcommands, in the order ``--help`` lists them.
 COMMAND_CHAPTERS = ("audit", "sparse_attention", "moe", "fk_attention", "verifier", "spark_model")
@@ -23,9 +23,7 @@ GROUPS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m spark_edu", description=__doc__.split("\n\n")[0], formatter_class=HelpFormatter
-    )
+    parser = Parser(prog="python -m spark_edu", description=__doc__.split("\n\n")[0], formatter_class=HelpFormatter)
     parser.add_argument("--version", action="version", version=f"spark_edu {__version__}")
     top = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     groups: dict[str, argparse._SubParsersAction] = {}
@@ -56,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     try:
         return args.run(args)
-    except ValueError as error:  # a user's bad option value: one line, exit 2
+    except (ValueError, OSError) as error:  # a bad option value, an unwritable folder: one line, exit 2
         args.parser.error(str(error))
 
 

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from spark_edu.attention.dense import attention_weights
-from spark_edu.validation import check_finite, check_positive_int, check_range
+from spark_edu.validation import check_bool, check_float, check_input, check_ndim, check_positive_int, check_range
 
 _STOCHASTIC_TOL = 1e-5  # slack on "rows are non-negative and sum to at most 1"
 
@@ -46,8 +46,8 @@ def check_beta(beta: float) -> float:
 
 
 def _check_pair(A: torch.Tensor, V: torch.Tensor) -> None:
-    check_finite("A", A)
-    check_finite("V", V)
+    check_float("A", A)
+    check_float("V", V, like=("A", A))
     if A.dim() < 2 or A.shape[-1] != A.shape[-2]:
         raise ValueError(f"A must be square in its last two dims (..., T, T), got shape {tuple(A.shape)}")
     if V.dim() < 2 or V.shape[-2] != A.shape[-1]:
@@ -74,6 +74,7 @@ def check_convergence(A: torch.Tensor, beta: float) -> None:
     For a (sub)stochastic ``A`` (every softmax matrix) this is ``|β| < 1``; for any other
     matrix it computes the spectral radius.
     """
+    check_range("beta", beta)
     beta = float(beta)
     if is_substochastic(A):
         check_beta(beta)
@@ -188,7 +189,8 @@ def fk_attention(
     """
     beta = check_beta(beta)
     for name, t in (("q", q), ("k", k), ("v", v)):
-        check_finite(name, t)
+        check_float(name, t, like=None if name == "q" else ("q", q))
+        check_ndim(name, t, (2, 3, 4))
     if not (q.shape == k.shape and q.shape[:-1] == v.shape[:-1]):
         raise ValueError(
             f"q, k must have the same shape (..., T, D) and v (..., T, Dv); "
@@ -208,8 +210,7 @@ def fk_attention(
 
 def _combine_masks(mask: torch.Tensor | None, T: int, causal: bool, device) -> torch.Tensor | None:
     if mask is not None:
-        if mask.dtype != torch.bool:
-            raise ValueError(f"mask must be a bool tensor (True = attend), got dtype {mask.dtype}")
+        check_bool("mask", mask)
         if mask.dim() < 2 or mask.shape[-2:] != (T, T):
             raise ValueError(f"mask must end in (T, T) = ({T}, {T}), got shape {tuple(mask.shape)}")
     if causal:
@@ -268,8 +269,9 @@ class FKAttention(nn.Module):
         return f"heads={self.n_heads}, beta={c.beta}, n_terms={c.n_terms}, causal={c.causal}, normalize={c.normalize}"
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        if x.dim() != 3:
-            raise ValueError(f"x must have shape (B, T, C), got {tuple(x.shape)}")
+        check_input("x", x, self.q_proj.weight)
+        if x.dim() != 3 or x.shape[-1] != self.q_proj.in_features:
+            raise ValueError(f"x must have shape (B, T, C) with C = {self.q_proj.in_features}, got {tuple(x.shape)}")
         B, T, C = x.shape
         H, D = self.n_heads, C // self.n_heads
         q, k, v = (

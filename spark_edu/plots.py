@@ -130,3 +130,13 @@ def plot_verdict_counts(ax, table, by: str = "section"):
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     ax.grid(axis="y", visible=False)
     return ax
+
+
+def message_figure(message: str, width: float = 6.4, height: float = 1.2):
+    """A figure holding one line of text: what a widget shows for a combination of its controls
+    that has no picture (say top-k above the number of experts), instead of raising."""
+    fig, axes = subplots(1, 1, width=width, height=height)
+    ax = axes[0, 0]
+    ax.axis("off")
+    ax.text(0.5, 0.5, message, ha="center", va="center", wrap=True, fontsize=10)
+    return fig

@@ -40,13 +40,52 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from spark_edu.validation import check_finite, check_ndim, check_positive_int
+from spark_edu.validation import check_bool, check_float, check_input, check_ndim, check_positive_int, check_tensor
 
 PUSH, POP, NOOP = 0, 1, 2  # order of the three action strengths in a_t
+_SIMPLEX_TOL = 1e-4  # slack on "each row of controls is non-negative and sums to 1"
 
 
-def stack_step(stack: torch.Tensor, controls: torch.Tensor, element: torch.Tensor) -> torch.Tensor:
+def check_controls(controls: torch.Tensor) -> None:
+    """Strengths ``a_t`` on the simplex: entries in [0, 1], each row summing to 1.
+
+    Off the simplex the slots stop being convex combinations, and the occupancy (the depth)
+    can grow past the stack size without bound: strengths of 5 fill a 4-slot stack to 3,400.
+    """
+    check_float("controls", controls)
+    if controls.dim() < 1 or controls.shape[-1] != 3:
+        raise ValueError(
+            f"controls must have 3 entries (push, pop, no-op) on the last axis, got shape {tuple(controls.shape)}"
+        )
+    if controls.numel() and (
+        bool((controls < -_SIMPLEX_TOL).any()) or bool(((controls.sum(-1) - 1).abs() > _SIMPLEX_TOL).any())
+    ):
+        raise ValueError(
+            "controls must be non-negative and sum to 1 over (push, pop, no-op) in every row "
+            "(a softmax or a one-hot), so the stack never holds more than its size"
+        )
+
+
+def _check_step(stack: torch.Tensor, controls: torch.Tensor, element: torch.Tensor) -> None:
+    check_float("stack", stack)
+    check_ndim("stack", stack, (3,))
+    check_controls(controls)
+    check_float("controls", controls, like=("stack", stack))
+    check_float("element", element, like=("stack", stack))
+    check_ndim("controls", controls, (2,))
+    check_ndim("element", element, (2,))
+    B, _, M = stack.shape
+    if controls.shape[0] != B or element.shape != (B, M):
+        raise ValueError(
+            f"stack (B, K, M), controls (B, 3) and element (B, M) must agree, got {tuple(stack.shape)}, "
+            f"{tuple(controls.shape)} and {tuple(element.shape)}"
+        )
+
+
+def stack_step(stack: torch.Tensor, controls: torch.Tensor, element: torch.Tensor, check: bool = True) -> torch.Tensor:
     """One update of eq-verifier-stack: ``stack`` (B, K, M), ``controls`` (B, 3), ``element`` (B, M)."""
+    if check:
+        _check_step(stack, controls, element)
     pushed = torch.cat([element.unsqueeze(1), stack[:, :-1]], dim=1)  # (B, K, M): e_t on top, bottom dropped
     popped = torch.cat([stack[:, 1:], torch.zeros_like(stack[:, :1])], dim=1)  # (B, K, M): top removed
     a = controls.unsqueeze(-1).unsqueeze(-1)  # (B, 3, 1, 1)
@@ -62,19 +101,18 @@ def run_stack(controls: torch.Tensor, values: torch.Tensor, stack_size: int = 16
     slot read *before* step ``t``'s update.
     """
     check_positive_int("stack_size", stack_size)
+    check_float("values", values)
+    check_controls(controls)
+    check_float("controls", controls, like=("values", values))
     check_ndim("controls", controls, (3,))
     check_ndim("values", values, (3,))
-    if controls.shape[-1] != 3:
-        raise ValueError(f"controls must have 3 entries (push, pop, no-op) on the last axis, got {controls.shape[-1]}")
     if controls.shape[:2] != values.shape[:2]:
         raise ValueError(
             f"controls and values must have the same (batch, length), got "
             f"{tuple(controls.shape[:2])} and {tuple(values.shape[:2])}"
         )
     if controls.shape[1] < 1:
-        raise ValueError("the sequence must have at least one step, got length 0")
-    check_finite("controls", controls)
-    check_finite("values", values)
+        raise ValueError("controls and values must have at least one step, got length 0")
     B, T, M = values.shape
     ones = torch.ones(B, T, 1, dtype=values.dtype, device=values.device)
     elements = torch.cat([values, ones], dim=-1)  # (B, T, M+1): e_t = [v_t ; 1]
@@ -82,13 +120,16 @@ def run_stack(controls: torch.Tensor, values: torch.Tensor, stack_size: int = 16
     stacks, tops = [], []
     for t in range(T):
         tops.append(stack[:, 0])  # (B, M+1): r_t = S_{t-1}[0]
-        stack = stack_step(stack, controls[:, t], elements[:, t])  # (B, K, M+1)
+        stack = stack_step(stack, controls[:, t], elements[:, t], check=False)  # (B, K, M+1)
         stacks.append(stack)
     return torch.stack(stacks, dim=1), torch.stack(tops, dim=1)
 
 
 def stack_depth(stacks: torch.Tensor) -> torch.Tensor:
     """eq-verifier-depth: occupancy summed over slots, (..., K, M+1) -> (...)."""
+    check_float("stacks", stacks)
+    if stacks.dim() < 2:
+        raise ValueError(f"stacks must have shape (..., K, M+1), got {tuple(stacks.shape)}")
     return stacks[..., -1].sum(dim=-1)
 
 
@@ -136,7 +177,8 @@ def check_mask(mask: torch.Tensor | None, B: int, T: int, device) -> torch.Tenso
     """A (B, T) boolean mask of real steps, each row starting with at least one real step."""
     if mask is None:
         return torch.ones(B, T, dtype=torch.bool, device=device)
-    if mask.shape != (B, T) or mask.dtype != torch.bool:
+    check_bool("mask", mask)
+    if mask.shape != (B, T):
         raise ValueError(f"mask must be a bool tensor of shape {(B, T)}, got {mask.dtype} {tuple(mask.shape)}")
     if not bool(mask[:, 0].all()):
         raise ValueError("every sequence must be non-empty: mask[:, 0] must be True (padding goes at the end)")
@@ -169,6 +211,7 @@ class VerifierHead(nn.Module):
         self, hidden_states: torch.Tensor, mask: torch.Tensor | None = None, hard: bool = False
     ) -> VerifierOutput:
         """``hard=True`` replaces ``a_t`` by its arg-max (a discrete stack, for evaluation)."""
+        check_input("hidden_states", hidden_states, self.value.weight)
         check_ndim("hidden_states", hidden_states, (3,))
         B, T, C = hidden_states.shape
         if C != self.d_model:
@@ -189,6 +232,24 @@ class VerifierHead(nn.Module):
         return VerifierOutput(controls, stacks, tops, depth_t, depth, step_logits, valid_logits)
 
 
+def _check_loss_inputs(depth, step_logits, valid_logits, depth_target, prefix_ok, valid, mask) -> None:
+    for name, t in (("depth", depth), ("step_logits", step_logits), ("valid_logits", valid_logits)):
+        check_float(name, t)
+    check_ndim("mask", mask, (2,))
+    per_step = (
+        ("depth", depth),
+        ("step_logits", step_logits),
+        ("depth_target", depth_target),
+        ("prefix_ok", prefix_ok),
+    )
+    per_sequence = (("valid_logits", valid_logits), ("valid", valid))
+    for names, expected in ((per_step, mask.shape), (per_sequence, mask.shape[:1])):
+        for name, t in names:
+            check_tensor(name, t)
+            if t.shape != expected:
+                raise ValueError(f"{name} must have shape {tuple(expected)} (B, T from mask), got {tuple(t.shape)}")
+
+
 def verifier_loss(
     depth: torch.Tensor,
     step_logits: torch.Tensor,
@@ -203,6 +264,7 @@ def verifier_loss(
     Works for any model that emits the three predictions (the verifier head and the
     baseline alike), so both are trained on exactly the same objective.
     """
+    _check_loss_inputs(depth, step_logits, valid_logits, depth_target, prefix_ok, valid, mask)
     m = mask.to(depth.dtype)  # (B, T)
     n = m.sum().clamp_min(1.0)
     seq = F.binary_cross_entropy_with_logits(valid_logits, valid.to(valid_logits.dtype))

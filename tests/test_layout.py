@@ -167,3 +167,68 @@ def test_quick_reproduction_restores_the_thread_count(chapter, tmp_path):
         measurements = run_chapter(chapter, quick=True)
         assert torch.get_num_threads() == 2
     assert measurements
+
+
+def _bad_argument(parser) -> list[str]:
+    """One wrong argument for this subcommand (that stops it before any work): a number option
+    given a word, a choice given a non-choice, else an unknown option."""
+    from spark_edu.commandline import positive_int
+
+    for action in parser._actions:
+        if action.option_strings and action.type in (int, float, positive_int):
+            return [action.option_strings[-1], "nope"]
+        if action.option_strings and action.choices:
+            return [action.option_strings[-1], "no-such-choice"]
+    return ["--no-such-option"]
+
+
+def _one_error_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "error: " in lines[0] and "Traceback" not in err, err
+    return lines[0]
+
+
+@pytest.mark.parametrize("words, parser", LEAVES, ids=lambda x: " ".join(x) if isinstance(x, tuple) else "")
+def test_every_subcommand_answers_a_bad_argument_with_one_line(words, parser, capsys):
+    bad = _bad_argument(parser)
+    with pytest.raises(SystemExit) as exit_info:
+        main([*words, *bad])
+    assert exit_info.value.code == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert line.startswith(f"python -m spark_edu {' '.join(words)}: error: ")
+
+
+@pytest.mark.parametrize("words", [w for w, p in LEAVES if any("--out" in a.option_strings for a in p._actions)])
+def test_an_output_that_cannot_be_written_is_refused_before_any_work(words, tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(SystemExit) as exit_info:
+        main([*words, "--out", str(blocker / "inside")])
+    assert exit_info.value.code == 2
+    assert "a-file is not a folder" in _one_error_line(capsys.readouterr().err)
+
+
+def test_an_os_error_while_running_is_one_line(monkeypatch, capsys):
+    import spark_edu.chapters.moe.bench as bench
+
+    def fails(config):
+        raise PermissionError(13, "Permission denied", "/results")
+
+    monkeypatch.setattr(bench, "run_benchmark", fails)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", "moe"])
+    assert exit_info.value.code == 2
+    assert "Permission denied" in _one_error_line(capsys.readouterr().err)
+
+
+def test_the_real_command_line_prints_no_traceback():
+    import subprocess
+    import sys
+
+    for argv in (["--version"], ["bench", "moe", "--tokens", "nope"], ["no-such-command"]):
+        done = subprocess.run([sys.executable, "-m", "spark_edu", *argv], capture_output=True, text=True, timeout=120)
+        if argv == ["--version"]:
+            assert done.returncode == 0 and done.stdout.startswith("spark_edu ")
+        else:
+            assert done.returncode == 2 and done.stdout == ""
+            _one_error_line(done.stderr)

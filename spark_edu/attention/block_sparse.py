@@ -58,7 +58,7 @@ def block_sparse_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, la
     be multiples of the block size. Agrees with ``attention(q, k, v, layout.dense())[0]``.
     """
     _check_qkv(q, k, v, None)
-    layout.check_matches(q, k)
+    BlockLayout.check(layout, q, k)
     b, (nq, nk) = layout.block_size, layout.n_blocks
     T, S, device = q.shape[-2], k.shape[-2], q.device
     idx, valid = (t.to(device) for t in kept_tile_table(layout))  # (nq, n)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import torch
 
 from spark_edu.attention.masks import MaskPredicate, dense_mask, tile_counts
-from spark_edu.validation import check_positive_int
+from spark_edu.validation import DTypeError, check_bool, check_positive_int
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,7 @@ class BlockLayout:
     def from_mask(cls, mask: torch.Tensor, block_size: int, predicate: MaskPredicate | None = None) -> BlockLayout:
         """Count kept elements per tile; a partial edge tile is full when all its real elements are."""
         check_positive_int("block_size", block_size)
+        check_bool("mask", mask)
         counts = tile_counts(mask, block_size)  # (nq, nk)
         t_len, s_len = mask.shape
         rows = torch.full((counts.shape[0],), block_size)
@@ -94,6 +95,15 @@ class BlockLayout:
         if self.mask is not None:
             return self.mask
         return dense_mask(self.predicate, self.q_len, self.kv_len)
+
+    @staticmethod
+    def check(layout, q: torch.Tensor, k: torch.Tensor) -> None:
+        """Raise ``TypeError`` unless ``layout`` is a :class:`BlockLayout`, ``ValueError`` unless q, k fit it."""
+        if not isinstance(layout, BlockLayout):
+            raise DTypeError(
+                f"layout must be a BlockLayout (BlockLayout.from_predicate or from_mask), got {type(layout).__name__}"
+            )
+        layout.check_matches(q, k)
 
     def check_matches(self, q: torch.Tensor, k: torch.Tensor) -> None:
         """Raise ``ValueError`` unless q (..., T, D) and k (..., S, D) fit this layout."""

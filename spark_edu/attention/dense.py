@@ -14,39 +14,55 @@ import math
 
 import torch
 
-from spark_edu.validation import check_finite, check_ndim
+from spark_edu.validation import check_bool, check_float, check_ndim
+
+
+def _check_mask(mask: torch.Tensor, q: torch.Tensor, k: torch.Tensor) -> None:
+    check_bool("mask", mask)
+    t_len, s_len = q.shape[-2], k.shape[-2]
+    if mask.dim() < 2 or mask.shape[-2:] != (t_len, s_len):
+        raise ValueError(f"mask must end in (T, S) = ({t_len}, {s_len}), got shape {tuple(mask.shape)}")
+    target = tuple(q.shape[:-1]) + (s_len,)
+    try:
+        fits = torch.broadcast_shapes(mask.shape, target) == target
+    except RuntimeError:
+        fits = False
+    if not fits:
+        raise ValueError(f"mask of shape {tuple(mask.shape)} does not broadcast to {target}")
+
+
+def _check_qk(q: torch.Tensor, k: torch.Tensor, mask: torch.Tensor | None) -> None:
+    check_float("q", q)
+    check_float("k", k, like=("q", q))
+    check_ndim("q", q, (2, 3, 4))
+    check_ndim("k", k, (2, 3, 4))
+    if q.dim() != k.dim() or q.shape[:-2] != k.shape[:-2]:
+        raise ValueError(
+            f"q (..., T, D) and k (..., S, D) must have the same leading dims, "
+            f"got q {tuple(q.shape)}, k {tuple(k.shape)}"
+        )
+    if q.shape[-1] != k.shape[-1] or q.shape[-1] == 0:
+        raise ValueError(f"q and k must share a head dim D >= 1, got {q.shape[-1]} and {k.shape[-1]}")
+    if mask is not None:
+        _check_mask(mask, q, k)
 
 
 def _check_qkv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None) -> None:
-    for name, t in (("q", q), ("k", k), ("v", v)):
-        check_finite(name, t)
-        check_ndim(name, t, (2, 3, 4))
-    if not (q.dim() == k.dim() == v.dim()):
-        raise ValueError(f"q, k, v must have the same number of dimensions, got {q.dim()}, {k.dim()}, {v.dim()}")
-    if q.shape[:-2] != k.shape[:-2] or k.shape[:-1] != v.shape[:-1]:
+    _check_qk(q, k, None)
+    check_float("v", v, like=("q", q))
+    check_ndim("v", v, (2, 3, 4))
+    if v.dim() != k.dim() or k.shape[:-1] != v.shape[:-1]:
         raise ValueError(
             "shapes must be q (..., T, D), k (..., S, D), v (..., S, Dv) with matching leading dims; "
             f"got q {tuple(q.shape)}, k {tuple(k.shape)}, v {tuple(v.shape)}"
         )
-    if q.shape[-1] != k.shape[-1]:
-        raise ValueError(f"q and k must share the head dim D, got {q.shape[-1]} and {k.shape[-1]}")
     if mask is not None:
-        if mask.dtype != torch.bool:
-            raise ValueError(f"mask must be a bool tensor (True = attend), got dtype {mask.dtype}")
-        t_len, s_len = q.shape[-2], k.shape[-2]
-        if mask.shape[-2:] != (t_len, s_len):
-            raise ValueError(f"mask must end in (T, S) = ({t_len}, {s_len}), got shape {tuple(mask.shape)}")
-        target = tuple(q.shape[:-1]) + (s_len,)
-        try:
-            fits = torch.broadcast_shapes(mask.shape, target) == target
-        except RuntimeError:
-            fits = False
-        if not fits:
-            raise ValueError(f"mask of shape {tuple(mask.shape)} does not broadcast to {target}")
+        _check_mask(mask, q, k)
 
 
 def attention_weights(q: torch.Tensor, k: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
     """``A = softmax(Q Kᵀ / √d + log M)``, with fully masked rows set to zero. Shape (..., T, S)."""
+    _check_qk(q, k, mask)  # TypeError / ValueError naming the argument, before any arithmetic
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (..., T, S)
     if mask is None:
         return scores.softmax(dim=-1)

@@ -64,7 +64,7 @@ def gathered_block_attention(
     Pass ``plan = make_plan(layout)`` to reuse it across calls (it is rebuilt otherwise).
     """
     _check_qkv(q, k, v, None)
-    layout.check_matches(q, k)
+    BlockLayout.check(layout, q, k)
     plan = make_plan(layout, q.device) if plan is None else plan
     outs = []
     for tile in plan:

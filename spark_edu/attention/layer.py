@@ -47,7 +47,8 @@ class BlockSparseSelfAttention(MultiHeadSelfAttention):
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         if mask is not None:
             raise ValueError("BlockSparseSelfAttention takes its pattern from its layout; pass mask=None")
-        if x.dim() != 3 or x.shape[1] != self.layout.q_len:
+        self.check_input(x)
+        if x.shape[1] != self.layout.q_len:
             raise ValueError(f"x must have shape (B, {self.layout.q_len}, C), got {tuple(x.shape)}")
         q, k, v = self.split_heads(x)  # (B, H, T, D)
         y = gathered_block_attention(q, k, v, self.layout, self.plan)  # (B, H, T, D)

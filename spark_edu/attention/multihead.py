@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from spark_edu.attention.dense import attention
+from spark_edu.validation import check_input, check_positive_int
 
 
 class MultiHeadSelfAttention(nn.Module):
@@ -23,6 +24,8 @@ class MultiHeadSelfAttention(nn.Module):
 
     def __init__(self, d_model: int, n_heads: int, causal: bool = False, reference: bool = False):
         super().__init__()
+        check_positive_int("d_model", d_model)
+        check_positive_int("n_heads", n_heads)
         if d_model % n_heads:
             raise ValueError(f"d_model ({d_model}) must be divisible by n_heads ({n_heads})")
         self.n_heads, self.causal, self.reference = n_heads, causal, reference
@@ -40,7 +43,14 @@ class MultiHeadSelfAttention(nn.Module):
         B, H, T, D = y.shape
         return self.out(y.transpose(1, 2).reshape(B, T, H * D))
 
+    def check_input(self, x: torch.Tensor) -> None:
+        """x must be a finite (B, T, C) tensor with the layer's width and dtype."""
+        check_input("x", x, self.qkv.weight)
+        if x.dim() != 3 or x.shape[-1] != self.qkv.in_features:
+            raise ValueError(f"x must have shape (B, T, C) with C = {self.qkv.in_features}, got {tuple(x.shape)}")
+
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        self.check_input(x)
         q, k, v = self.split_heads(x)  # (B, H, T, D)
         T = x.shape[1]
         if self.causal:

@@ -48,6 +48,8 @@ def sliding_window_attention(
     T = q.shape[-2]
     if k.shape[-2] != T:
         raise ValueError(f"sliding_window_attention is for self-attention: q has T={T}, k has S={k.shape[-2]}")
+    if q.numel() == 0 or v.numel() == 0:  # an empty batch or sequence: nothing to attend
+        return q.new_zeros(q.shape[:-1] + (v.shape[-1],))
     nb, W = -(-T // block_size), block_size + 2 * window
     pad_end = nb * block_size - T
     Q = F.pad(q, (0, 0, 0, pad_end)).unflatten(-2, (nb, block_size))  # (..., nb, b, D)

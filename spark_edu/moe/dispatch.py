@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from spark_edu.moe.router import Routing
-from spark_edu.validation import check_finite, check_ndim, check_positive_int
+from spark_edu.validation import DTypeError, check_input, check_ndim, check_positive_int
 
 
 class Experts(nn.Module):
@@ -64,8 +64,10 @@ class Experts(nn.Module):
 
 
 def _check(x: torch.Tensor, routing: Routing, experts: Experts) -> None:
-    check_finite("x", x)
+    check_input("x", x, experts.w1)
     check_ndim("x", x, (2,))
+    if not isinstance(routing, Routing):
+        raise DTypeError(f"routing must be a Routing (from top_k_routing or a Router), got {type(routing).__name__}")
     if routing.indices.shape[0] != x.shape[0]:
         raise ValueError(f"x has {x.shape[0]} tokens but routing has {routing.indices.shape[0]}")
     if routing.n_experts != experts.n_experts:

@@ -17,7 +17,7 @@ from torch import nn
 from spark_edu.moe.dispatch import DISPATCH, Experts
 from spark_edu.moe.losses import load_balancing_loss, router_z_loss
 from spark_edu.moe.router import Router, RouterConfig, Routing
-from spark_edu.validation import check_positive_int, check_range
+from spark_edu.validation import check_input, check_positive_int, check_range
 
 
 @dataclass(frozen=True)
@@ -64,8 +64,11 @@ class MoELayer(nn.Module):
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> MoEOutput:
         c = self.config
+        check_input("x", x, self.router.gate.weight)
         if x.dim() < 1 or x.shape[-1] != c.d_model:
             raise ValueError(f"x must have shape (..., {c.d_model}), got {tuple(x.shape)}")
+        if x.numel() == 0:
+            raise ValueError(f"x must hold at least one token, got shape {tuple(x.shape)}")
         flat = x.reshape(-1, c.d_model)  # (T, D)
         routing = self.router(flat, generator)
         out = DISPATCH[c.dispatch](flat, routing, self.experts)  # (T, D)

@@ -26,14 +26,15 @@ from __future__ import annotations
 import torch
 
 from spark_edu.moe.metrics import load_fractions
-from spark_edu.validation import check_finite, check_ndim, check_range
+from spark_edu.validation import check_float, check_integer, check_ndim, check_range
 
 
 def load_balancing_loss(probs: torch.Tensor, indices: torch.Tensor, alpha: float = 0.01) -> torch.Tensor:
     """``α · E · Σ_i f_i P_i`` (eq-moe-balance-loss) from probs (T, E) and chosen indices (T, K)."""
-    check_finite("probs", probs)
+    check_float("probs", probs)
     check_ndim("probs", probs, (2,))
     check_ndim("indices", indices, (2,))
+    check_integer("indices", indices, 0, probs.shape[-1])
     check_range("alpha", alpha, 0.0)
     if indices.shape[0] != probs.shape[0]:
         raise ValueError(
@@ -47,7 +48,9 @@ def load_balancing_loss(probs: torch.Tensor, indices: torch.Tensor, alpha: float
 
 def router_z_loss(logits: torch.Tensor, beta: float = 0.001) -> torch.Tensor:
     """``β · mean_t (logsumexp_i z_{t,i})²`` (eq-moe-z-loss) for logits (T, E)."""
-    check_finite("logits", logits)
+    check_float("logits", logits)
     check_ndim("logits", logits, (2,))
     check_range("beta", beta, 0.0)
+    if logits.shape[0] == 0:
+        raise ValueError("logits must hold at least one token (a mean over no tokens is undefined), got shape (0, E)")
     return beta * logits.logsumexp(dim=-1).square().mean()

@@ -37,7 +37,7 @@ import math
 
 import torch
 
-from spark_edu.validation import check_finite, check_ndim, check_positive_int
+from spark_edu.validation import check_bool, check_finite, check_float, check_integer, check_ndim, check_positive_int
 
 
 def load_fractions(indices: torch.Tensor, n_experts: int, kept: torch.Tensor | None = None) -> torch.Tensor:
@@ -46,11 +46,14 @@ def load_fractions(indices: torch.Tensor, n_experts: int, kept: torch.Tensor | N
     With ``kept`` (T, K), only the assignments an expert actually processed are counted.
     """
     check_positive_int("n_experts", n_experts)
+    check_integer("indices", indices, 0, n_experts)
     flat = indices.reshape(-1)  # (T*K,)
     if flat.numel() == 0:
         raise ValueError("indices must hold at least one assignment")
-    if int(flat.min()) < 0 or int(flat.max()) >= n_experts:
-        raise ValueError(f"indices must lie in [0, {n_experts - 1}], got range [{int(flat.min())}, {int(flat.max())}]")
+    if kept is not None:
+        check_bool("kept", kept)
+        if kept.shape != indices.shape:
+            raise ValueError(f"kept must have the shape of indices {tuple(indices.shape)}, got {tuple(kept.shape)}")
     weights = None if kept is None else kept.reshape(-1).to(torch.float64)  # (T*K,)
     counts = torch.bincount(flat, weights=weights, minlength=n_experts).to(torch.float64)  # (E,)
     total = counts.sum()
@@ -111,6 +114,7 @@ def routing_matrix(
     (``weight="count"``) of category-c tokens on expert e. categories (T,), indices/gates (T, K)."""
     check_ndim("categories", categories, (1,))
     check_ndim("indices", indices, (2,))
+    check_float("gates", gates)
     if weight not in ("gate", "count"):
         raise ValueError(f"weight must be 'gate' or 'count', got {weight!r}")
     if indices.shape != gates.shape or indices.shape[0] != categories.shape[0]:
@@ -119,6 +123,9 @@ def routing_matrix(
             f"{tuple(indices.shape)}, {tuple(gates.shape)}"
         )
     check_positive_int("n_categories", n_categories)
+    check_positive_int("n_experts", n_experts)
+    check_integer("categories", categories, 0, n_categories)
+    check_integer("indices", indices, 0, n_experts)
     w = gates.detach().to(torch.float64) if weight == "gate" else (gates != 0).to(torch.float64)  # (T, K)
     cell = categories[:, None] * n_experts + indices  # (T, K) flat (c, e) index
     counts = torch.bincount(cell.reshape(-1), weights=w.reshape(-1), minlength=n_categories * n_experts)
@@ -150,7 +157,11 @@ def specialisation(matrix: torch.Tensor) -> float:
 
 def normalised_mutual_information(matrix: torch.Tensor) -> float:
     """``I(category; expert) / H(category)`` from the (C, E) routing matrix, for comparison."""
+    check_finite("matrix", matrix)
+    check_ndim("matrix", matrix, (2,))
     M = matrix.to(torch.float64)
+    if bool((M < 0).any()) or float(M.sum()) <= 0:
+        raise ValueError("matrix must be non-negative and hold some routing mass")
     joint = M / M.sum()  # (C, E)
     pc, pe = joint.sum(dim=1, keepdim=True), joint.sum(dim=0, keepdim=True)  # (C, 1), (1, E)
     nz = joint > 0

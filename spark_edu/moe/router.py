@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from spark_edu.validation import check_finite, check_ndim, check_positive_int, check_range
+from spark_edu.validation import check_float, check_input, check_integer, check_ndim, check_positive_int, check_range
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,9 @@ def capacity_mask(indices: torch.Tensor, n_experts: int, capacity: int) -> torch
 
     Places go rank by rank, then token by token (all first choices before second choices).
     """
+    check_ndim("indices", indices, (2,))
+    check_integer("indices", indices, 0, n_experts)
+    check_positive_int("capacity", capacity, minimum=0)
     T, K = indices.shape
     rank_major = indices.t().reshape(-1)  # (K*T,) first choices of all tokens, then second ...
     onehot = F.one_hot(rank_major, n_experts)  # (K*T, E)
@@ -93,7 +96,7 @@ def top_k_routing(
     ``False`` keeps the raw softmax probabilities (Switch with k = 1). With a
     ``capacity_factor``, over-full experts drop assignments (gate 0, ``kept`` False).
     """
-    check_finite("logits", logits)
+    check_float("logits", logits)
     check_ndim("logits", logits, (2,))
     T, E = logits.shape
     check_k(k, E)
@@ -143,6 +146,7 @@ class Router(nn.Module):
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> Routing:
         """x (T, D) -> :class:`Routing`. Noise is drawn from ``generator`` in training mode."""
+        check_input("x", x, self.gate.weight)
         check_ndim("x", x, (2,))
         if x.shape[-1] != self.config.d_model:
             raise ValueError(f"x must have last dimension d_model={self.config.d_model}, got {tuple(x.shape)}")

@@ -27,7 +27,7 @@ import math
 import torch
 
 from spark_edu.spd.router import dct_basis, split
-from spark_edu.validation import check_finite, check_range
+from spark_edu.validation import check_finite, check_float, check_range
 
 METHODS = ("hard", "soft", "wiener", "lowpass", "prior_wiener")
 MAD_TO_SIGMA = 0.6745  # median |N(0, 1)|
@@ -87,7 +87,7 @@ def dct_denoise(
     ``cutoff`` (number of DCT frequencies kept) is used by ``"lowpass"`` only, ``signal_power``
     (N,) (see :func:`prior_spectrum`) by ``"prior_wiener"`` only.
     """
-    check_finite("noisy", noisy)
+    check_float("noisy", noisy)
     if sigma is not None:
         check_range("sigma", sigma, 0.0)
     basis = dct_basis(noisy.shape[-1], dtype=noisy.dtype).to(noisy.device)  # (N, N)

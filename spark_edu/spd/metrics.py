@@ -10,19 +10,21 @@ from __future__ import annotations
 
 import torch
 
-from spark_edu.validation import check_finite
+from spark_edu.validation import check_float
 
 
 def _check_pair(name_a: str, a: torch.Tensor, name_b: str, b: torch.Tensor) -> None:
-    check_finite(name_a, a)
-    check_finite(name_b, b)
+    check_float(name_a, a)
+    check_float(name_b, b, like=(name_a, a))
     if a.shape != b.shape:
         raise ValueError(
             f"{name_a} and {name_b} must have the same shape (signal length included), "
             f"got {tuple(a.shape)} and {tuple(b.shape)}"
         )
     if a.dim() == 0 or a.shape[-1] < 2:
-        raise ValueError(f"signals must have a last axis of length >= 2, got shape {tuple(a.shape)}")
+        raise ValueError(
+            f"{name_a} and {name_b} must be signals with a last axis of length >= 2, got shape {tuple(a.shape)}"
+        )
 
 
 def structure_correlation(estimate: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
@@ -42,8 +44,11 @@ def structure_correlation(estimate: torch.Tensor, clean: torch.Tensor) -> torch.
 def snr_db(clean: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
     """``10 log10(Σ clean² / Σ (estimate − clean)²)`` per signal (last axis), in dB."""
     _check_pair("clean", clean, "estimate", estimate)
+    power = clean.pow(2).sum(-1)  # (...)
+    if not bool((power > 0).all()):
+        raise ValueError("clean must have some energy in every signal: the SNR of an all-zero signal is undefined")
     error = (estimate - clean).pow(2).sum(-1)  # (...)
-    return 10 * torch.log10(clean.pow(2).sum(-1) / error.clamp_min(1e-30))
+    return 10 * torch.log10(power / error.clamp_min(1e-30))
 
 
 def snr_improvement_db(clean: torch.Tensor, noisy: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from spark_edu.validation import check_finite, check_positive_int, check_range
+from spark_edu.validation import FLOAT_DTYPES, DTypeError, check_float, check_input, check_positive_int, check_range
 
 BASES = ("dct", "learned")
 
@@ -40,6 +40,8 @@ def dct_basis(n: int, k: int | None = None, dtype: torch.dtype = torch.float32) 
     ``α_f = √(2/n)`` otherwise, so ``ΦᵀΦ = I_k`` and ``x @ Φ`` is the orthonormal DCT-II.
     """
     check_positive_int("n", n)
+    if dtype not in FLOAT_DTYPES:  # an integer basis would round every entry to 0 or ±1
+        raise DTypeError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
     k = n if k is None else k
     check_positive_int("k", k)
     if k > n:
@@ -58,9 +60,15 @@ def split(x: torch.Tensor, basis: torch.Tensor, gate: torch.Tensor) -> tuple[tor
     ``x`` (..., N), ``basis`` (N, K), ``gate`` (..., K) in [0, 1]. The two parts sum to ``x``
     exactly; with an orthonormal square Φ and ``g = 1`` the structured part is ``x``.
     """
-    check_finite("x", x)
-    check_finite("gate", gate)
-    if basis.dim() != 2 or basis.shape[0] != x.shape[-1] or gate.shape[-1] != basis.shape[1]:
+    check_float("x", x)
+    check_float("basis", basis, like=("x", x))
+    check_float("gate", gate, like=("x", x))
+    try:
+        torch.broadcast_shapes(gate.shape, x.shape[:-1] + basis.shape[1:])
+        fits = basis.dim() == 2 and basis.shape[0] == x.shape[-1] and gate.shape[-1] == basis.shape[1]
+    except RuntimeError:
+        fits = False
+    if not fits:
         raise ValueError(
             f"x (..., N), basis (N, K) and gate (..., K) must agree, got "
             f"{tuple(x.shape)}, {tuple(basis.shape)}, {tuple(gate.shape)}"
@@ -175,9 +183,9 @@ class SPDRouter(nn.Module):
 
     def decompose(self, x: torch.Tensor) -> SPDParts:
         """All intermediates of eq-spd-router for x (B, T, C)."""
-        check_finite("x", x)
-        if x.dim() != 3 or x.shape[-1] != self.d_model:
-            raise ValueError(f"x must have shape (B, T, {self.d_model}), got {tuple(x.shape)}")
+        check_input("x", x, self.reconstruct.weight)
+        if x.dim() != 3 or x.shape[-1] != self.d_model or x.numel() == 0:
+            raise ValueError(f"x must have shape (B, T, {self.d_model}) with B, T ≥ 1, got {tuple(x.shape)}")
         coefficients = x @ self.basis  # (B, T, S)
         gate = self._gate(self.structure_gate(x))  # (B, T, S)
         x_struct = gate * coefficients  # (B, T, S)

@@ -56,6 +56,16 @@ class DyckConfig:
                 f"min_depth={self.min_depth} needs strings of length >= {2 * self.min_depth}, "
                 f"but max_length={self.max_length}"
             )
+        if self.shortest > self.max_length:
+            raise ValueError(
+                f"valid strings have even length, and [min_length, max_length] = [{self.min_length}, "
+                f"{self.max_length}] holds none"
+            )
+
+    @property
+    def shortest(self) -> int:
+        """The shortest length drawn: even, at least ``min_length``, and deep enough for ``min_depth``."""
+        return max(self.min_length + self.min_length % 2, 2 * self.min_depth)
 
 
 @dataclass(frozen=True)
@@ -114,7 +124,7 @@ def _randint(low: int, high: int, g: torch.Generator) -> int:
 
 def sample_valid(config: DyckConfig, g: torch.Generator) -> str:
     """One valid string whose maximum depth is exactly ``d`` ~ U[min_depth, max_depth]."""
-    n = 2 * _randint((config.min_length + 1) // 2, config.max_length // 2, g)
+    n = 2 * _randint(config.shortest // 2, config.max_length // 2, g)
     d = _randint(config.min_depth, min(config.max_depth, n // 2), g)
     n = max(n, 2 * d)
     coins = torch.rand(n, generator=g).tolist()
@@ -136,6 +146,8 @@ def sample_valid(config: DyckConfig, g: torch.Generator) -> str:
 def corrupt(s: str, n_types: int, g: torch.Generator) -> str:
     """One length-preserving edit of ``s`` that makes it invalid (re-drawn until it does)."""
     _check_string(s)
+    if n_types not in (1, 2):
+        raise ValueError(f"n_types must be 1 or 2, got {n_types!r}")
     edits = ["flip", "swap"] + (["type"] if n_types == 2 else [])
     for _ in range(1000):
         chars = list(s)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import torch
 
-from spark_edu.validation import check_positive_int
+from spark_edu.validation import check_float, check_integer, check_ndim, check_positive_int
 
 IGNORE = -100
 
@@ -50,5 +50,14 @@ def make_batch(config: LagCopyConfig, generator: torch.Generator) -> tuple[torch
 
 def accuracy(logits: torch.Tensor, targets: torch.Tensor) -> float:
     """Fraction of answered positions (target ≠ IGNORE) where the arg-max is right."""
+    check_float("logits", logits)
+    check_integer("targets", targets, low=None)
+    check_ndim("logits", logits, (3,))
+    if targets.shape != logits.shape[:-1]:
+        raise ValueError(
+            f"logits (B, T, V) and targets (B, T) must agree, got {tuple(logits.shape)} and {tuple(targets.shape)}"
+        )
     keep = targets != IGNORE  # (B, T)
+    if not bool(keep.any()):
+        raise ValueError(f"targets has no answered position (every entry is IGNORE = {IGNORE})")
     return (logits.argmax(dim=-1)[keep] == targets[keep]).float().mean().item()

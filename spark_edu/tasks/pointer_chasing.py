@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import torch
 
-from spark_edu.validation import check_positive_int
+from spark_edu.validation import check_integer, check_ndim, check_positive_int
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,13 @@ def random_successors(batch: int, n_nodes: int, generator: torch.Generator) -> t
 
 def follow(succ: torch.Tensor, start: torch.Tensor, hops: int) -> torch.Tensor:
     """``f^hops(start)`` for each row: (B, N) tables, (B,) starts -> (B,) nodes."""
+    check_ndim("succ", succ, (2,))
+    check_integer("succ", succ, 0, succ.shape[1])
+    check_ndim("start", start, (1,))
+    check_integer("start", start, 0, succ.shape[1])
+    check_positive_int("hops", hops, minimum=0)
+    if start.shape[0] != succ.shape[0]:
+        raise ValueError(f"succ (B, N) and start (B,) must share B, got {tuple(succ.shape)} and {tuple(start.shape)}")
     node = start
     for _ in range(hops):
         node = succ.gather(1, node[:, None])[:, 0]

@@ -71,6 +71,9 @@ def sinusoid_mixture(
 
 
 def input_snr_db(noise_level: float) -> float:
-    """The expected input SNR, ``10 log10((1/2) / σ²)`` dB (infinite at σ = 0)."""
-    check_range("noise_level", noise_level, 0.0)
-    return math.inf if noise_level == 0 else 10 * math.log10(TARGET_RMS**2 / noise_level**2)
+    """The expected input SNR, ``10 log10((1/2) / σ²)`` dB, for ``noise_level`` σ > 0.
+
+    At σ = 0 the SNR is infinite: that is an error here, not a number to plot or average.
+    """
+    check_range("noise_level", noise_level, 0.0, low_inclusive=False)
+    return 10 * math.log10(TARGET_RMS**2) - 20 * math.log10(noise_level)  # no underflow of σ² for tiny σ

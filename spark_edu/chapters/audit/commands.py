@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from spark_edu.chapters import CHAPTERS
-from spark_edu.commandline import Command
+from spark_edu.commandline import Command, output_dir
 
 
 def configure(parser) -> None:
@@ -19,7 +19,10 @@ def configure(parser) -> None:
     )
     parser.add_argument("--quick", action="store_true", help="smaller runs (about 5 minutes on 2 cores)")
     parser.add_argument(
-        "--out", default="reproduction", help="output folder for claims.csv, claims.md, environment.json"
+        "--out",
+        type=output_dir,
+        default="reproduction",
+        help="output folder for claims.csv, claims.md, environment.json",
     )
     parser.add_argument(
         "--resume", action="store_true", help="skip chapters already finished in --out with the same settings"

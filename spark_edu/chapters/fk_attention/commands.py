@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from spark_edu.chapters.fk_attention.experiments import KINDS
-from spark_edu.commandline import Command, positive_int
+from spark_edu.commandline import Command, output_dir, positive_int
 from spark_edu.results import data_dir
 
 
@@ -19,7 +19,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS, help="attention kinds to train")
     parser.add_argument(
         "--out",
-        type=Path,
+        type=output_dir,
         default=data_dir("fk_attention"),
         help="folder for sweep.csv (rewritten after each model) or, with --cost-only, cost.json",
     )

@@ -14,7 +14,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from spark_edu.commandline import Command, positive_int
+from spark_edu.commandline import Command, output_file, positive_int
 
 HELP = {
     "tokens": "tokens routed in one forward pass",
@@ -50,7 +50,7 @@ def configure(parser) -> None:
     defaults = BenchConfig()
     for name, text in HELP.items():
         parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(defaults, name), help=text)
-    parser.add_argument("--out", default=None, help="also write the result as JSON to this path")
+    parser.add_argument("--out", type=output_file, default=None, help="also write the result as JSON to this path")
 
 
 def run(args) -> int:
@@ -103,7 +103,7 @@ def configure_parallel(parser) -> None:
     parser.add_argument(
         "--device", choices=("cpu", "cuda"), default=defaults.device, help="cpu: gloo; cuda: NCCL, rank r on cuda:r"
     )
-    parser.add_argument("--out", default=None, help="also write the result as JSON to this path")
+    parser.add_argument("--out", type=output_file, default=None, help="also write the result as JSON to this path")
 
 
 def run_parallel(args) -> int:

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from spark_edu.chapters.moe.experiments import RunConfig, RunResult, moe_config, run
-from spark_edu.plots import plot_matrix, subplots
+from spark_edu.plots import message_figure, plot_matrix, subplots
 from spark_edu.tasks.token_categories import CATEGORIES
 
 
@@ -62,8 +62,11 @@ def render(
     """Train one small MoE and draw its load over training and its routing matrix.
 
     ``capacity_factor=0`` means no capacity limit. With k = 1 the gates are not renormalised
-    (a renormalised top-1 gate is always 1, so the router would get no gradient).
+    (a renormalised top-1 gate is always 1, so the router would get no gradient). A ``k``
+    above ``n_experts`` (the two sliders move independently) shows a one-line message.
     """
+    if k > n_experts:
+        return message_figure(f"top-{k} routing needs at least {k} experts: lower top-k to {n_experts} or below")
     result = _cached_run(k, n_experts, float(alpha), float(noise), float(capacity_factor), steps, seed)
     m = result.metrics
     fig, axes = subplots(1, 2, width=4.6, height=3.4)

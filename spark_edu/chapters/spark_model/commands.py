@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
-from spark_edu.commandline import Command, positive_int
+from spark_edu.commandline import Command, output_dir, positive_int
 from spark_edu.results import data_dir
 
 
@@ -19,7 +18,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--timings-only", action="store_true", help="re-time the component chapters only, keeping the saved ablation"
     )
     parser.add_argument(
-        "--out", type=Path, default=data_dir("spark_model"), help="folder to write results.json to (and read it from)"
+        "--out",
+        type=output_dir,
+        default=data_dir("spark_model"),
+        help="folder to write results.json to (and read it from)",
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from spark_edu.commandline import Command, positive_int
+from spark_edu.commandline import Command, output_file, positive_int
 
 
 def configure(parser) -> None:
@@ -39,8 +39,8 @@ def configure(parser) -> None:
     )
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where the tensors live")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
-    parser.add_argument("--csv", default=None, help="write every row to this CSV file")
-    parser.add_argument("--md", default=None, help="write the summary table to this Markdown file")
+    parser.add_argument("--csv", type=output_file, default=None, help="write every row to this CSV file")
+    parser.add_argument("--md", type=output_file, default=None, help="write the summary table to this Markdown file")
 
 
 def run(args) -> int:

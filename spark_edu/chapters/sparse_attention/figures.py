@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 
 from spark_edu.attention import masks
-from spark_edu.plots import COLORS, plot_mask, subplots
+from spark_edu.plots import COLORS, message_figure, plot_mask, subplots
 
 PATTERN_KINDS = ("local", "strided", "random", "block", "global_window", "causal")
 PATH_STYLE = {
@@ -79,7 +79,18 @@ def pattern_gallery(length: int = 64, block_size: int = 8):
 
 
 def render(kind: str = "local", sparsity: float = 0.7, window: int = 4, block_size: int = 8, length: int = 64):
-    """The widget's figure: one pattern, its tiles, element vs block sparsity and the bound."""
+    """The widget's figure: one pattern, its tiles, element vs block sparsity and the bound.
+
+    A block pattern keeps its diagonal tiles (every query sees its own tile), so its sparsity
+    is at most ``1 − n/n²`` for ``n × n`` tiles; above that it shows a one-line message.
+    """
+    if kind == "block":
+        n = -(-length // block_size)  # tiles per side
+        if max(1, round((1.0 - sparsity) * n * n)) < n:
+            return message_figure(
+                f"a block pattern of {n}×{n} tiles keeps its {n} diagonal tiles, so its sparsity is at most "
+                f"{1 - 1 / n:.2f}; lower the sparsity (now {sparsity:.2f}) or the block size"
+            )
     mask = masks.dense_mask(example_pattern(kind, length, block_size, sparsity, window), length)
     s_e, s_b = masks.element_sparsity(mask), masks.block_sparsity(mask, block_size)
     fig, axes = subplots(1, 2, width=3.6, height=3.2)

@@ -6,13 +6,13 @@ import argparse
 import json
 from pathlib import Path
 
-from spark_edu.commandline import Command, positive_int
+from spark_edu.commandline import Command, output_dir, positive_int
 from spark_edu.results import data_dir, write_atomic
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--out", type=Path, default=data_dir("verifier"), help="folder for results.json and the seed-0 weights"
+        "--out", type=output_dir, default=data_dir("verifier"), help="folder for results.json and the seed-0 weights"
     )
     parser.add_argument(
         "--quick", action="store_true", help="smaller run: Dyck-2 only, 2 seeds, 300 steps, no third model"
