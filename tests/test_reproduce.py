@@ -108,7 +108,12 @@ def test_bad_out_and_missing_cuda_fail_in_one_line_before_any_work(tmp_path, mon
     with pytest.raises(SystemExit) as exit_info:
         main(["reproduce", "--chapter", "moe", "--out", str(blocker / "audit")])
     assert exit_info.value.code == 2 and calls == []
-    assert capsys.readouterr().err.strip().splitlines()[-1].startswith("python -m spark_edu reproduce: error: --out")
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .splitlines()[-1]
+        .startswith("python -m spark_edu reproduce: error: argument --out")
+    )
     if not __import__("torch").cuda.is_available():
         with pytest.raises(SystemExit) as exit_info:
             main(["reproduce", "--chapter", "moe", "--device", "cuda", "--out", str(tmp_path / "x")])

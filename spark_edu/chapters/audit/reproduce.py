@@ -97,18 +97,26 @@ def reproduce(
 
 
 def _write_summary(out: Path, chapters, settings: dict, environment: dict, seconds: float) -> ComparisonTable:
-    """Assemble ``claims.csv``/``.md`` and ``environment.json`` from the chapters asked for that
-    have finished with these settings."""
+    """Assemble ``claims.csv``/``.md`` and ``environment.json`` from the finished chapters asked for.
+
+    A chapter finished earlier with other settings is kept, and ``environment.json`` names each
+    chapter's settings; the run is ``complete`` only when every chapter finished with these.
+    """
     finished = {c: read_chapter(out / "chapters" / f"{c}.json") for c in chapters}
-    finished = {c: record for c, record in finished.items() if record is not None and record["settings"] == settings}
+    finished = {c: record for c, record in finished.items() if record is not None}
     measurements = [measurement_from_record(r) for record in finished.values() for r in record["measurements"]]
     order = {k: i for i, k in enumerate(CLAIMS)}
     table = compare(sorted(measurements, key=lambda m: order[m.key]))
     timings = {c: record["seconds"] for c, record in finished.items()}
-    complete = len(finished) == len(chapters)
+    complete = len(finished) == len(chapters) and all(r["settings"] == settings for r in finished.values())
     info = environment | {"total_seconds": f"{seconds:.1f}"}
     write_atomic(out / "claims.csv", to_csv(table))
     write_atomic(out / "claims.md", to_markdown(table, info, timings))
-    record = info | {"complete": complete, "chapters": list(chapters), "chapter_seconds": timings}
+    record = info | {
+        "complete": complete,
+        "chapters": list(chapters),
+        "chapter_seconds": timings,
+        "chapter_settings": {c: r["settings"] for c, r in finished.items()},
+    }
     write_atomic(out / "environment.json", json.dumps(record, indent=1) + "\n")
     return table
