@@ -147,3 +147,15 @@ def test_pages_workflow_never_cancels_a_deployment_and_uses_the_lock():
     assert workflow["concurrency"]["cancel-in-progress"] is False
     assert "run: make book" in text and "cache-dependency-path: requirements-lock.txt" in text
     assert "Settings → Pages → Source: GitHub Actions" in (ROOT / "README.md").read_text()
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_shown_source_is_current(path):
+    """A chapter's ``show_source(...)`` output matches the package (else nbval fails much later)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("refresh_shown_source", ROOT / "tools" / "refresh_shown_source.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    stale = tool.refresh(str(path), write=False)
+    assert stale == 0, f"{path.name}: run `.venv/bin/python tools/refresh_shown_source.py book/{path.name}`"

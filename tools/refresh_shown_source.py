@@ -17,7 +17,8 @@ import sys
 import nbformat
 
 
-def refresh(path: str) -> int:
+def refresh(path: str, write: bool = True) -> int:
+    """Bring ``path``'s shown sources up to date (``write=False``: only count the stale ones)."""
     nb = nbformat.read(path, as_version=4)
     namespace: dict = {}
     changed = 0
@@ -39,7 +40,7 @@ def refresh(path: str) -> int:
         if dict(output.data) != data:
             output.data = nbformat.from_dict(data)
             changed += 1
-    if changed:
+    if changed and write:
         nbformat.write(nb, path)
     print(f"{path}: {changed} shown source(s) refreshed")
     return changed

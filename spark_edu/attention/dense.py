@@ -41,8 +41,10 @@ def _check_qk(q: torch.Tensor, k: torch.Tensor, mask: torch.Tensor | None) -> No
             f"q (..., T, D) and k (..., S, D) must have the same leading dims, "
             f"got q {tuple(q.shape)}, k {tuple(k.shape)}"
         )
-    if q.shape[-1] != k.shape[-1] or q.shape[-1] == 0:
-        raise ValueError(f"q and k must share a head dim D >= 1, got {q.shape[-1]} and {k.shape[-1]}")
+    if q.shape[-1] != k.shape[-1]:
+        raise ValueError(f"q and k must share the head dim D, got {q.shape[-1]} and {k.shape[-1]}")
+    if q.shape[-1] == 0:
+        raise ValueError("q and k must have a head dim D >= 1, got 0")
     if mask is not None:
         _check_mask(mask, q, k)
 
