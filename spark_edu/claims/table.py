@@ -53,8 +53,10 @@ class ComparisonTable:
     def counts_by_report(self) -> dict[str, dict[str, int]]:
         """``{report: {verdict: count}}`` for the reports present, every verdict class listed."""
         reports = dict.fromkeys(r.claim.report for r in self.rows)
-        return {rep: {v: sum(r.verdict == v and r.claim.report == rep for r in self.rows) for v in VERDICTS}
-                for rep in reports}
+        return {
+            rep: {v: sum(r.verdict == v and r.claim.report == rep for r in self.rows) for v in VERDICTS}
+            for rep in reports
+        }
 
     def __repr__(self) -> str:
         records = self.records()

@@ -116,7 +116,9 @@ def judge(claim: Claim, measurement: Measurement) -> tuple[str, str]:
         low = high = float(value)
     if measurement.by_construction:
         equal = _inside(float(value), claim)
-        return (MATCHES, "rule: our code sets this quantity") if equal else (DIFFERS, "rule: our code sets it otherwise")
+        return (
+            (MATCHES, "rule: our code sets this quantity") if equal else (DIFFERS, "rule: our code sets it otherwise")
+        )
     if isinstance(claim.claimed, tuple):
         c_low, c_high = claim.claimed
         if c_low - claim.tolerance <= low and high <= c_high + claim.tolerance:
