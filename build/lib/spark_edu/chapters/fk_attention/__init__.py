@@ -1,8 +1,0 @@
-"""The Feynman–Kac attention chapter, ``book/fk_attention.ipynb``: attention over all paths.
-
-``experiments`` re-runs the prototype's benchmark, trains pointer-chasing models and gives
-``reproduce(quick)``; ``analysis`` measures series error and cost; ``sweep`` summarises,
-saves and loads the sweep's records (``spark_edu/data/fk_attention/sweep.csv``); ``figures``
-draws the chain resolvent (the widget's ``render``) and the chapter's plots; ``commands`` is
-``python -m spark_edu run fk_attention``.
-"""

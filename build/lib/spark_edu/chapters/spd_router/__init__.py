@@ -1,7 +1,0 @@
-"""The SPD router chapter, ``book/spd_router.ipynb``: structure / pseudo-random decomposition.
-
-``prototype``: the SPaR-K benchmark re-run as its code did, and the float loss that trains
-nothing; ``experiments``: the noise sweep against classical DCT denoisers, the
-out-of-distribution tests and ``reproduce``; ``figures``: the sweep plot and the widget's
-``render``. The mechanism is :mod:`spark_edu.spd`.
-"""

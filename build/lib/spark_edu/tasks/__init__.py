@@ -1,1 +1,0 @@
-"""Synthetic task generators, one per task, each seeded by a ``torch.Generator``."""
