@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from spark_edu.attention import attention, masks
+from spark_edu.attention import attention, gallery, masks
 from spark_edu.attention.block_sparse import block_sparse_attention, kept_tile_table
 from spark_edu.attention.blocks import BlockLayout
 from spark_edu.attention.flex import available as flex_available
@@ -34,6 +34,9 @@ def patterns(length):
         "block_fixed": masks.block_sparse(torch.eye(n_blocks, dtype=torch.bool), BLOCK),
         "global_window": masks.global_window(3, 5),
         "empty_rows": masks.and_masks(masks.sliding_window(3), no_multiple_of_five),
+        "document": masks.and_masks(masks.causal, gallery.document(gallery.random_document_lengths(length, 3, 1))),
+        "prefix_lm": gallery.prefix_lm(10),
+        "bigbird": gallery.bigbird(length, block_size=8, n_random=1, seed=3),  # 8-blocks in 16-tiles: partial
     }
 
 

@@ -149,3 +149,19 @@ def plot_memory(ax, points):
         ax.plot(xs, [getattr(p, attr) for p in points], marker="o", label=label, color=color)
     ax.set(yscale="log", xlabel="block sparsity", ylabel="peak memory (MB)")
     ax.legend(fontsize=8)
+
+
+def plot_tile_granularity(ax, rows):
+    """Block sparsity against tile size, one line per pattern (dotted: its element sparsity)."""
+    names = list(dict.fromkeys(r.pattern for r in rows))
+    for i, name in enumerate(names):
+        pts = sorted((r.block_size, r.block_sparsity) for r in rows if r.pattern == name)
+        line = ax.plot(*zip(*pts), marker="o", label=name, color=f"C{i}")[0]
+        element = next(r.element_sparsity for r in rows if r.pattern == name)
+        ax.axhline(element, color=line.get_color(), linestyle=":", linewidth=0.8)
+    sizes = sorted({r.block_size for r in rows})
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(sizes, [str(s) for s in sizes])
+    ax.minorticks_off()
+    ax.set(xlabel="tile size b", ylabel="block sparsity s_b (dotted: element sparsity)", ylim=(-0.02, 1.0))
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
