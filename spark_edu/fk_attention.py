@@ -7,6 +7,7 @@ along paths of every length, each hop discounted by ``β``:
     Y = Σ_{k≥0} (βA)^k V = (I − βA)⁻¹ V                          (eq-fk-resolvent)
     Y_K = Σ_{k=0}^{K} (βA)^k V = V + βA(V + βA(V + …))          (eq-fk-series, Horner)
     max|Y − Y_K| ≤ q^{K+1} / (1 − q) · max|V|,  q = |β|·‖A‖∞    (eq-fk-bound)
+    Y' = A (I − βA)⁻¹ V = Σ_{k≥1} β^{k−1} A^k V  (eq-fk-no-self: ``self_term=False``, standard at β = 0)
 
 The series converges iff ρ(βA) < 1. A softmax matrix (masked or not) has non-negative rows
 summing to 1 (to 0 for a query that sees nothing), so ρ(A) ≤ ‖A‖∞ ≤ 1, with ρ(A) = 1 as soon
@@ -181,11 +182,13 @@ def fk_attention(
     mask: torch.Tensor | None = None,
     normalize: bool = True,
     causal: bool = False,
+    self_term: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """FK attention on (..., T, D) queries, keys, values; returns ``(out, A)``.
 
     ``A = softmax(QKᵀ/√D + log M)`` (eq-attention-sdpa), then eq-fk-resolvent when
-    ``n_terms is None``, else eq-fk-series with ``K = n_terms`` hops.
+    ``n_terms is None``, else eq-fk-series with ``K = n_terms`` hops; ``self_term=False``
+    multiplies by ``A`` first (eq-fk-no-self: no k = 0 path, rows still sum to 1 normalised).
     """
     beta = check_beta(beta)
     for name, t in (("q", q), ("k", k), ("v", v)):
@@ -205,7 +208,7 @@ def fk_attention(
         out = resolvent(A, v, beta, normalize, triangular=causal, check=False)  # (..., T, Dv)
     else:
         out = path_series(A, v, beta, n_terms, normalize, check=False)  # (..., T, Dv)
-    return out, A
+    return (out if self_term else A @ out), A
 
 
 def _combine_masks(mask: torch.Tensor | None, T: int, causal: bool, device) -> torch.Tensor | None:
@@ -226,6 +229,7 @@ class FKConfig:
     n_terms: int | None = None  # K hops of eq-fk-series; None = exact resolvent
     normalize: bool = True  # multiply by (1 - beta) so outputs stay on V's scale
     causal: bool = True
+    self_term: bool = True  # False: A (I - beta A)^-1 V, paths of at least one hop (eq-fk-no-self)
 
     def __post_init__(self):
         check_beta(self.beta)
@@ -251,13 +255,14 @@ class FKAttention(nn.Module):
         n_terms: int | None = None,
         causal: bool = True,
         normalize: bool = True,
+        self_term: bool = True,
     ):
         super().__init__()
         check_positive_int("d_model", d_model)
         check_positive_int("n_heads", n_heads)
         if d_model % n_heads:
             raise ValueError(f"d_model ({d_model}) must be divisible by n_heads ({n_heads})")
-        self.config = FKConfig(beta, n_terms, normalize, causal)
+        self.config = FKConfig(beta, n_terms, normalize, causal, self_term)
         self.n_heads = n_heads
         self.q_proj = nn.Linear(d_model, d_model, bias=False)
         self.k_proj = nn.Linear(d_model, d_model, bias=False)
@@ -266,7 +271,8 @@ class FKAttention(nn.Module):
 
     def extra_repr(self) -> str:
         c = self.config
-        return f"heads={self.n_heads}, beta={c.beta}, n_terms={c.n_terms}, causal={c.causal}, normalize={c.normalize}"
+        text = f"heads={self.n_heads}, beta={c.beta}, n_terms={c.n_terms}, causal={c.causal}, normalize={c.normalize}"
+        return text if c.self_term else text + ", self_term=False"
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         check_input("x", x, self.q_proj.weight)
@@ -278,16 +284,16 @@ class FKAttention(nn.Module):
             p(x).view(B, T, H, D).transpose(1, 2) for p in (self.q_proj, self.k_proj, self.v_proj)
         )  # (B, H, T, D)
         c = self.config
-        y, _ = fk_attention(q, k, v, c.beta, c.n_terms, mask, c.normalize, c.causal)  # (B, H, T, D)
+        y, _ = fk_attention(q, k, v, c.beta, c.n_terms, mask, c.normalize, c.causal, c.self_term)  # (B, H, T, D)
         return self.out_proj(y.transpose(1, 2).reshape(B, T, C))  # (B, T, C)
 
 
-def fk_attention_factory(beta: float = 0.3, n_terms: int | None = None, normalize: bool = True):
+def fk_attention_factory(beta: float = 0.3, n_terms: int | None = None, normalize: bool = True, self_term: bool = True):
     """An ``attention_factory`` for :class:`spark_edu.transformer.Transformer` (causal from its config)."""
-    FKConfig(beta, n_terms, normalize)  # validate now, not at the first layer
+    FKConfig(beta, n_terms, normalize, self_term=self_term)  # validate now, not at the first layer
 
     def factory(config, layer: int) -> FKAttention:
-        return FKAttention(config.d_model, config.n_heads, beta, n_terms, causal=config.causal, normalize=normalize)
+        return FKAttention(config.d_model, config.n_heads, beta, n_terms, config.causal, normalize, self_term)
 
-    factory.__name__ = f"fk_attention_beta{beta}_K{n_terms}"
+    factory.__name__ = f"fk_attention_beta{beta}_K{n_terms}" + ("" if self_term else "_noself")
     return factory

@@ -5,5 +5,8 @@
 attention; one saved run in ``spark_edu/data/fk_attention/cost.json``); ``sweep`` summarises,
 saves and loads the sweep's records (``spark_edu/data/fk_attention/sweep.csv``); ``figures``
 draws the chain resolvent (the widget's ``render``) and the chapter's plots; ``commands`` is
-``python -m spark_edu run fk_attention`` (``--cost-only`` rewrites ``cost.json``).
+``python -m spark_edu run fk_attention`` (``--cost-only`` rewrites ``cost.json``). The
+multi-hop study: ``learned_beta`` (FK with a bounded learned β per head), ``steps`` (one run
+to a fixed accuracy, for any variant and task), ``study`` (learning rates tuned per variant,
+seeds, the saved ``steps_*.json`` cells and their summaries; ``run fk_attention --study``).
 """

@@ -1,5 +1,6 @@
 """``python -m spark_edu run fk_attention``: regenerate the chapter's pointer-chasing sweep
-(``sweep.csv``), or with ``--cost-only`` its saved timing of the attention paths (``cost.json``)."""
+(``sweep.csv``); with ``--study`` (or ``--cell``) its steps-to-accuracy study (``steps_*.json``,
+one file per cell); with ``--cost-only`` its saved timing of the attention paths (``cost.json``)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,26 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "(run it alone on a quiet machine)",
     )
     parser.add_argument(
+        "--study",
+        action="store_true",
+        help="train nothing of the sweep: run the steps-to-accuracy study on every cell of study.CELLS "
+        "(learning rates tuned per variant, then seeds), write steps_<task>_k<hops>_l<layers>.json",
+    )
+    parser.add_argument(
+        "--cell",
+        nargs=3,
+        action="append",
+        metavar=("TASK", "HOPS", "LAYERS"),
+        help="with --study: run only this cell (repeatable), e.g. --cell reach 2 1; TASK is pointer or reach",
+    )
+    parser.add_argument(
+        "--variants",
+        nargs="+",
+        help="with --study: the variants to train (default: all, or study.HEAVY_VARIANTS on the two-layer cell)",
+    )
+    parser.add_argument("--lrs", type=float, nargs="+", help="with --study: learning rates tried per variant on seed 0")
+    parser.add_argument("--max-steps", type=positive_int, help="with --study: step budget (default: the cell's)")
+    parser.add_argument(
         "--rounds", type=int, default=9, help="with --cost-only: paired timing rounds per length after a warm-up (>= 7)"
     )
     parser.add_argument(
@@ -43,6 +64,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.cost_only:
         return run_cost(args)
+    if args.study or args.cell:
+        return run_study(args)
     from spark_edu.chapters.fk_attention.experiments import PointerRun, hop_sweep
     from spark_edu.chapters.fk_attention.sweep import format_summary, save_records, summarize
     from spark_edu.tasks.pointer_chasing import PointerChasingConfig
@@ -80,6 +103,30 @@ def run_cost(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_study(args: argparse.Namespace) -> int:
+    from spark_edu.chapters.fk_attention import study
+    from spark_edu.chapters.fk_attention.steps import check_variant
+
+    cells = [(t, int(h), int(n)) for t, h, n in args.cell] if args.cell else list(study.CELLS)
+    for name in args.variants or ():
+        check_variant(name)  # a bad name stops here, before any file is written
+    for task, hops, layers in cells:
+        heavy = study.HEAVY_VARIANTS if layers > 1 else tuple(study.VARIANTS)
+        path = study.run_cell(
+            task,
+            hops,
+            layers,
+            args.out,
+            variants=tuple(args.variants or heavy),
+            lrs=tuple(args.lrs or study.LRS),
+            seeds=args.seeds,
+            max_steps=args.max_steps,
+        )
+        print(study.format_summary(study.merge([study.load_cell(path)])))
+        print("wrote", path)
+    return 0
+
+
 COMMANDS = {
     ("run", "fk_attention"): Command(
         help="k-hop pointer chasing: train standard and FK transformers; write sweep.csv (or time: cost.json)",
@@ -87,6 +134,8 @@ COMMANDS = {
         run=run,
         description="k-hop pointer chasing, standard vs FK attention at the same parameter count and budget.\n"
         "The full sweep (36 models) takes about a quarter of an hour of CPU time.\n"
+        "With --study: steps to a fixed accuracy per variant (the β sweep, learned β, the no-self resolvent)\n"
+        "on pointer chasing and reachability, learning rates tuned per variant (about an hour of CPU time).\n"
         "With --cost-only: time standard attention and every FK path instead (under a minute) and write\n"
         "cost.json, which the chapter's cost section reads.",
     )

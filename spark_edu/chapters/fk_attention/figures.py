@@ -124,3 +124,39 @@ def plot_sweep(axes, rows: list[dict], chance: float):
             xticks=sorted({r["hops"] for r in rows}),
         )
         ax.legend(fontsize=8)
+
+
+def plot_study_curves(ax, cell: dict, chance: float):
+    """Held-out accuracy against step for every reported run of a study cell, one colour per variant."""
+    from spark_edu.chapters.fk_attention.study import curves
+
+    for i, variant in enumerate(cell["best_lr"]):
+        color = f"C{i}"
+        for j, (steps, accs) in enumerate(curves(cell, variant)):
+            ax.plot(steps, accs, color=color, alpha=0.8, linewidth=1, label=variant if j == 0 else None)
+    c, s = cell["cell"], cell["setting"]
+    ax.axhline(s["target"], color="black", linestyle="--", linewidth=0.8, label=f"target {s['target']}")
+    ax.axhline(chance, color="grey", linestyle=":", label="chance")
+    ax.set(
+        title=f"{c['task']}, {c['hops']} hop(s), {c['layers']} layer(s)",
+        xlabel="training step",
+        ylabel="held-out accuracy",
+        ylim=(0, 1.02),
+        xlim=(0, s["max_steps"]),
+    )
+    ax.legend(fontsize=6, loc="lower right")
+
+
+def plot_study_steps(ax, cell: dict):
+    """Steps to target per variant (mean, 95% CI over seeds); hollow markers where a seed never reached it."""
+    from spark_edu.chapters.fk_attention.study import summarize
+
+    rows = summarize(cell)
+    for i, r in enumerate(rows):
+        err = [[r["steps_mean"] - r["steps_low"]], [r["steps_high"] - r["steps_mean"]]]
+        full = r["reached"] == r["seeds"]
+        ax.errorbar([i], [r["steps_mean"]], yerr=err, fmt="o", capsize=3, color=f"C{i}", mfc=None if full else "white")
+    ax.axhline(cell["setting"]["max_steps"], color="grey", linestyle=":", label="budget (censored runs)")
+    ax.set_xticks(range(len(rows)), [r["variant"] for r in rows], rotation=60, ha="right", fontsize=7)
+    ax.set(ylabel="steps to target", title="steps to target (hollow: censored)", ylim=(0, None))
+    ax.legend(fontsize=7)
