@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from spark_edu.chapters.spark_model.commands import COMMANDS
-from spark_edu.chapters.spark_model.experiments import component_effects, gradients_reach_components
+from spark_edu.chapters.spark_model.experiments import gradients_reach_components
 from spark_edu.chapters.spark_model.training import RunConfig, datasets, fk_bounds, next_token_loss, train_run
 from spark_edu.fk_attention import FKAttention
 from spark_edu.model import (
@@ -151,18 +151,6 @@ def test_fk_bound_holds_on_a_trained_shape_model():
     assert b["q"] == pytest.approx(TINY.beta, abs=1e-5)  # softmax rows sum to 1
     assert b["error"] <= b["bound"] + 1e-6
     assert fk_bounds(build(TINY.with_components("spd"), 0), torch.zeros(1, 4, dtype=torch.long)) is None
-
-
-def test_component_effects_pair_within_seeds():
-    records = []
-    for seed in (0, 1):
-        for comps in itertools.product([0, 1], repeat=3):
-            on = [c for c, flag in zip(COMPONENTS, comps) if flag]
-            acc = 0.1 + 0.2 * ("spd" in on) + 0.01 * seed
-            records.append({"label": "+".join(on), "components": on, "seed": seed, "final": {"acc_predictable": acc}})
-    effects = component_effects(records)
-    assert effects["spd"] == pytest.approx((0.2, 0.2, 0.2))
-    assert effects["fk"][0] == pytest.approx(0.0) and effects["verifier"][0] == pytest.approx(0.0)
 
 
 def test_bad_input():

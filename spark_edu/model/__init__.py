@@ -6,6 +6,7 @@ from spark_edu.model.parameters import NOTES, original_breakdown, parameter_brea
 from spark_edu.model.spark import (
     COMPONENTS,
     PRESETS,
+    SPD_WIRINGS,
     SparkBlock,
     SparkConfig,
     SparkTransformer,
@@ -19,6 +20,7 @@ __all__ = [
     "COMPONENTS",
     "NOTES",
     "PRESETS",
+    "SPD_WIRINGS",
     "SparkBlock",
     "SparkConfig",
     "SparkTransformer",

@@ -49,7 +49,7 @@ def parameter_breakdown(model: SparkTransformer) -> dict[str, int]:
         "token embedding": n(model.tok_emb),
         "position embedding": n(model.pos_emb),
         "layer norms (per layer)": n(block.ln1) + n(block.ln2),
-        "SPD router (per layer)": n(block.spd),
+        "SPD router (per layer)": n(block.spd) + n(block.spd_norm),
         "attention (per layer)": n(block.attn),
         "feed-forward (per layer)": n(block.mlp),
         "verifier head (per layer)": n(block.verifier) + n(block.verifier_out),

@@ -4,12 +4,15 @@ SPaR-K (Madhusudanan, 2025) puts the book's three components into a pre-LN trans
 block (Vaswani et al., 2017). Each one can be switched off, which turns the block back
 into the standard one of :mod:`spark_edu.transformer` (eq-spark-block)::
 
-    a  = LN₁(x);   a, L_sep = SPD(a)            if "spd"       (eq-spd-router)
+    a  = LN₁(x);   a ← W(a, SPD(a)), L_sep     if "spd"       (eq-spd-router)
     x ← x + Attn(a)                             FK if "fk"     (eq-fk-series), else softmax
     h  = LN₂(x);   x ← x + W_r [s_t ; d_t ; ℓ_t]   if "verifier"   (eq-verifier-stack)
     x ← x + MLP(h)
 
-and the model is token + position embeddings, ``n_layers`` such blocks, a final LayerNorm
+where the wiring ``W`` (``spd_wiring``) is the original's ``"replace"`` (``a ← SPD(a)``: the
+router's output is the attention's only input), ``"residual"`` (``a ← a + SPD(a)``, the router
+used like an MLP, as its own docstring suggests) or ``"residual_ln"`` (``a ← LN(a + SPD(a))``,
+with one more LayerNorm). The model is token + position embeddings, ``n_layers`` such blocks, a final LayerNorm
 and an output head tied to the token embedding, initialised as the original was (N(0, 0.02)).
 Nothing here re-implements a component: the block holds a :class:`spark_edu.fk_attention.FKAttention`, a
 :class:`spark_edu.spd.router.SPDRouter` and a :class:`spark_edu.verifier.VerifierHead`, and
@@ -39,6 +42,7 @@ from spark_edu.validation import check_positive_int, check_range
 from spark_edu.verifier import VerifierHead
 
 COMPONENTS = ("fk", "spd", "verifier")
+SPD_WIRINGS = ("replace", "residual", "residual_ln")  # how the router's output reaches the attention
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,7 @@ class SparkConfig:
     fk_normalize: bool = False  # the original did not rescale by (1 - beta)
     separation_strength: float = 0.05  # SPD router's lambda inside eq-spd-separation
     separation_weight: float = 0.05  # weight of the summed separation losses in the total loss
+    spd_wiring: str = "replace"  # one of SPD_WIRINGS; "replace" is the original's
     stack_size: int = 16
     element_dim: int = 8  # verifier stack element width M
     causal: bool = True  # False reproduces the original, whose next-token model could see the next token
@@ -68,6 +73,8 @@ class SparkConfig:
         if unknown or len(set(self.components)) != len(self.components):
             raise ValueError(f"components must be distinct names from {COMPONENTS}, got {self.components!r}")
         check_range("separation_weight", self.separation_weight, 0.0)
+        if self.spd_wiring not in SPD_WIRINGS:
+            raise ValueError(f"spd_wiring must be one of {SPD_WIRINGS}, got {self.spd_wiring!r}")
         check_positive_int("stack_size", self.stack_size)
         check_positive_int("element_dim", self.element_dim)
         self.transformer_config()  # validates sizes
@@ -124,6 +131,8 @@ class SparkBlock(nn.Module):
         self.ln1, self.attn, self.ln2, self.mlp = block.ln1, block.attn, block.ln2, block.mlp
         C = config.d_model
         self.spd = SPDRouter(C, separation_strength=config.separation_strength) if config.uses("spd") else None
+        self.spd_wiring = config.spd_wiring
+        self.spd_norm = nn.LayerNorm(C) if self.spd is not None and config.spd_wiring == "residual_ln" else None
         if config.uses("verifier"):
             self.verifier = VerifierHead(C, config.stack_size, config.element_dim)
             self.verifier_out = nn.Linear(config.element_dim + 3, C)  # W_r: [s_t ; d_t ; ℓ_t] -> C
@@ -135,7 +144,10 @@ class SparkBlock(nn.Module):
         a = self.ln1(x)  # (B, T, C)
         separation = x.new_zeros(())
         if self.spd is not None:
-            a, separation = self.spd(a)  # (B, T, C), ()
+            routed, separation = self.spd(a)  # (B, T, C), ()
+            a = routed if self.spd_wiring == "replace" else a + routed  # (B, T, C)
+            if self.spd_norm is not None:
+                a = self.spd_norm(a)  # (B, T, C)
         x = x + self.attn(a, mask)  # (B, T, C)
         h = self.ln2(x)  # (B, T, C)
         out = None

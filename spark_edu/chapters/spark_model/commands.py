@@ -1,4 +1,5 @@
-"""``python -m spark_edu run spark_model``: regenerate the chapter's ``results.json``."""
+"""``python -m spark_edu run spark_model``: regenerate the chapter's ``results.json``, or with
+``--convergence`` its ``convergence.json`` (the learning-rate sweep and seed runs)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,23 @@ from spark_edu.results import data_dir
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--quick", action="store_true", help="2 seeds × 150 steps instead of 3 × 300")
+    parser.add_argument(
+        "--quick", action="store_true", help="2 seeds × 150 steps instead of 3 × 300 (with --convergence: a tiny study)"
+    )
     parser.add_argument("--workers", type=positive_int, default=1, help="training runs at once (one thread each)")
     which = parser.add_mutually_exclusive_group()
+    which.add_argument(
+        "--convergence",
+        action="store_true",
+        help="run the convergence study instead (learning-rate sweep, then 5 seeds per configuration, "
+        "hours on 2 cores with --workers 2) and write convergence.json",
+    )
     which.add_argument("--no-timings", action="store_true", help="skip timing the component chapters")
     which.add_argument(
         "--timings-only", action="store_true", help="re-time the component chapters only, keeping the saved ablation"
+    )
+    parser.add_argument(
+        "--resume", action="store_true", help="with --convergence: keep the runs already saved, train the rest"
     )
     parser.add_argument(
         "--out",
@@ -31,6 +43,14 @@ def run(args: argparse.Namespace) -> int:
     from spark_edu.chapters.spark_model.timings import component_timings
     from spark_edu.results import write_atomic
 
+    if args.convergence:
+        from spark_edu.chapters.spark_model.convergence import CONVERGENCE, QUICK_STUDY, Study, run_study
+
+        study = run_study(QUICK_STUDY if args.quick else Study(), args.out / CONVERGENCE, args.workers, args.resume)
+        print(f"{len(study['sweep'])} sweep runs, {len(study['runs'])} seed runs in {study['seconds']:.0f} s")
+        print("best learning rates:", study["best_lr"])
+        print("wrote", args.out / CONVERGENCE)
+        return 0
     path = args.out / RESULTS
     if args.timings_only:
         results = load_results(path)
@@ -50,12 +70,15 @@ def run(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     ("run", "spark_model"): Command(
-        help="train the SPaR-K ablation, time the component chapters, write results.json",
+        help="train the SPaR-K ablation or (--convergence) the convergence study; write its saved results",
         description=(
-            "Train every on/off combination of FK attention, the SPD router and the verifier head, and the\n"
-            "size-matched standard transformer, over seeds (tens of minutes on 2 cores with --workers 2);\n"
-            "time each component chapter's reproduce(quick=True); write results.json, which the chapter\n"
-            "and reproduce(quick=True) read."
+            "Default: train every on/off combination of FK attention, the SPD router and the verifier head,\n"
+            "and the size-matched standard transformer, 3 seeds x 300 steps; time each component chapter's\n"
+            "reproduce(quick=True); write results.json (the chapter reads its timings).\n"
+            "--convergence: for every configuration of the convergence study (the SPD router in each wiring,\n"
+            "FK x SPD, the verifier head, the full model), a learning-rate sweep on a selection seed, then\n"
+            "5 seeds at the best rate; write convergence.json after every run (--resume continues it).\n"
+            "The chapter and reproduce(quick=True) read both files."
         ),
         configure=configure,
         run=run,

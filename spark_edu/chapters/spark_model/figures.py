@@ -1,4 +1,4 @@
-"""The SPaR-K chapter's figures: training curves, the ablation bars and the widget's ``render``."""
+"""The SPaR-K chapter's figures: the convergence study's learning curves and the widget's ``render``."""
 
 from __future__ import annotations
 
@@ -7,108 +7,87 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from spark_edu.chapters.spark_model.experiments import summarize
-from spark_edu.chapters.spark_model.runs import STANDARD, ablation_configs, load_results
+from spark_edu.chapters.spark_model.analysis import by_label, mean_curve, superseded
+from spark_edu.chapters.spark_model.convergence import load_study
 from spark_edu.chapters.spark_model.training import RunConfig, datasets, fast_cpu_training, label, next_token_loss
 from spark_edu.measure import time_it
-from spark_edu.model import COMPONENTS, SparkTransformer, build, preset
-from spark_edu.plots import COLORS, subplots
+from spark_edu.model import COMPONENTS, SPD_WIRINGS, build, preset
+from spark_edu.plots import COLORS, message_figure, subplots
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 
-def _moving_average(values: list[float], window: int = 25) -> list[float]:
-    out, total = [], 0.0
-    for i, v in enumerate(values):
-        total += v - (values[i - window] if i >= window else 0.0)
-        out.append(total / min(i + 1, window))
-    return out
+#: The panels of :func:`plot_convergence`: which configurations share an axis.
+PANELS = {
+    "FK and the SPD router's wirings": ("none", "FK", "SPD", "SPD(res)", "SPD(res+LN)"),
+    "FK × SPD": ("none", "FK+SPD", "FK+SPD(res)"),
+    "with the verifier head": (
+        "verifier",
+        "FK+verifier",
+        "SPD+verifier",
+        "SPD(res)+verifier",
+        "FK+SPD+verifier",
+        "FK+SPD(res)+verifier",
+    ),
+}
+_PALETTE = ["#4c72b0", "#55a868", "#c44e52", "#dd8452", "#8172b3", "#937860"]
 
 
-def _by_label(records: list[dict], name: str) -> list[dict]:
-    return [r for r in records if r["label"] == name]
+def plot_convergence(study: dict, axes=None) -> Figure:
+    """Held-out accuracy on the predictable part vs step, each configuration at its chosen rate:
+    the mean over seeds (line) and the lowest to highest seed (band); dashed, the runs kept at a
+    rate the first selection rule chose."""
+    runs, kept = by_label(study), superseded(study)
+    if axes is None:
+        fig, grid = subplots(1, len(PANELS), width=3.4, height=3.0, sharey=True)
+        axes = list(grid[0])
+    for ax, (title, names) in zip(axes, PANELS.items()):
+        lines = [(n, runs[n], "-", "") for n in names if n in runs]
+        lines += [(n, [r for r in kept if r["label"] == n], "--", ", first rule") for n in names]
+        for i, (name, group, style, note) in enumerate(line for line in lines if line[1]):
+            steps, mean, low, high = mean_curve(group)
+            color = COLORS["standard"] if name == "none" else _PALETTE[1 + i % (len(_PALETTE) - 1)]
+            ax.plot(steps, mean, style, color=color, lw=1.4, label=f"{name} (lr {group[0]['lr']:g}{note})")
+            ax.fill_between(steps, low, high, color=color, alpha=0.18, lw=0)
+        ax.axhline(0.9, color="grey", ls=":", lw=0.8, label="_0.9")
+        ax.set(title=title, xlabel="training step", ylim=(0, 1.02))
+        if ax.lines[1:]:
+            ax.legend(fontsize=6.5, loc="upper left")
+        else:
+            ax.text(0.5, 0.5, "not trained in the saved study", ha="center", fontsize=8, transform=ax.transAxes)
+    axes[0].set_ylabel("held-out accuracy, predictable part")
+    return axes[0].figure
 
 
-def plot_training(records: list[dict], names=("FK+SPD+verifier", "SPD", STANDARD)) -> Figure:
-    """Training loss, held-out accuracy on the predictable part, gradient norms and the FK bound."""
-    fig, axes = subplots(1, 4, width=3.1, height=2.8)
-    palette = [COLORS["fk"], COLORS["sparse"], COLORS["baseline"], COLORS["verifier"]]
-    colors = {n: palette[i % len(palette)] for i, n in enumerate(names[:-1])} | {names[-1]: COLORS["standard"]}
-    for name in names:
-        runs = _by_label(records, name)
-        if not runs:
-            continue
-        c = colors.get(name, None)
-        steps = range(len(runs[0]["losses"]))
-        mean_loss = [statistics.fmean(v) for v in zip(*(_moving_average(r["losses"]) for r in runs))]
-        axes[0, 0].plot(steps, mean_loss, color=c, label=name)
-        xs = [p["step"] for p in runs[0]["curve"]]
-        accs = [[r["curve"][i]["acc_predictable"] for r in runs] for i in range(len(xs))]
-        m = [statistics.fmean(a) for a in accs]
-        axes[0, 1].plot(xs, m, "o-", color=c, ms=3)
-        axes[0, 1].fill_between(xs, [min(a) for a in accs], [max(a) for a in accs], color=c, alpha=0.2)
-        for r in runs:
-            axes[0, 2].plot(steps, r["grad_norms"], color=c, lw=0.6, alpha=0.7)
-        if runs[0]["fk_bounds"]:
-            bx = [b["step"] for b in runs[0]["fk_bounds"]]
-            axes[0, 3].semilogy(
-                bx,
-                [max(r["fk_bounds"][i]["bound"] for r in runs) for i in range(len(bx))],
-                "--",
-                color="k",
-                label="bound (eq-fk-bound)",
-            )
-            axes[0, 3].semilogy(
-                bx,
-                [max(r["fk_bounds"][i]["error"] for r in runs) for i in range(len(bx))],
-                "o-",
-                color=c,
-                ms=3,
-                label="measured",
-            )
-    axes[0, 0].set(title="training loss (moving avg.)", xlabel="step", ylabel="cross-entropy")
-    axes[0, 0].legend(fontsize=7)
-    axes[0, 1].set(title="held-out accuracy,\nsecond halves of palindromes", xlabel="step", ylim=(0, 1.02))
-    axes[0, 2].axhline(1.0, color="grey", ls=":", lw=1)
-    axes[0, 2].set(title="gradient norm before clipping", xlabel="step", yscale="log")
-    axes[0, 3].set(title="FK: 5-term series error / max|V|", xlabel="step")
-    axes[0, 3].legend(fontsize=7)
-    return fig
-
-
-def plot_ablation(records: list[dict], ax=None) -> Figure:
-    """Held-out accuracy on the predictable part per configuration: mean and 95% interval over seeds."""
-    if ax is None:
-        fig, axes = subplots(1, 1, width=7.0, height=3.0)
-        ax = axes[0, 0]
-    summary = summarize(records)
-    names = list(summary)
-    means = [summary[n][0] for n in names]
-    errs = [[summary[n][0] - summary[n][1] for n in names], [summary[n][2] - summary[n][0] for n in names]]
-    colors = [COLORS["standard"] if n in ("none", STANDARD) else COLORS["fk"] for n in names]
-    ax.bar(range(len(names)), means, yerr=errs, color=colors, capsize=3)
-    for r in records:
-        ax.plot(names.index(r["label"]), r["final"]["acc_predictable"], "k.", ms=3)
-    ax.set_xticks(range(len(names)), [n.replace("+", "+\n").replace(" (", "\n(") for n in names], fontsize=7)
-    ax.set(ylabel="accuracy", ylim=(0, 1.02), title="accuracy on the predictable part (mean, 95% interval, seeds)")
-    return ax.figure
+def _chosen(fk: bool, spd: bool, verifier: bool, wiring: str):
+    components = [c for c, on in zip(COMPONENTS, (fk, spd, verifier)) if on]
+    return preset("original", components=tuple(components), spd_wiring=wiring if spd else "replace")
 
 
 def render(
-    fk: bool = True, spd: bool = True, verifier: bool = True, results: dict | None = None, live_steps: int = 3
+    fk: bool = True,
+    spd: bool = True,
+    verifier: bool = True,
+    wiring: str = "replace",
+    study: dict | None = None,
+    live_steps: int = 3,
 ) -> Figure:
-    """Widget view: parameters, time per training step and accuracy of the chosen on/off setting.
+    """Widget view of one configuration: parameters, time per training step, learning curve.
 
-    Parameters are counted live. Time per step is timed live for the chosen setting (median
-    of ``live_steps`` steps at the original's batch, one thread) beside the times saved by the
-    full run (one thread per worker, monitoring evaluations included);
-    accuracy comes from the saved results (training each setting takes minutes).
+    Parameters are counted live; time per step is timed live (median of ``live_steps`` steps at
+    the original's batch, one thread) beside the convergence study's saved times (one thread per
+    run, evaluations included); the held-out accuracy curve (mean and seed band, the standard
+    model's in grey) comes from the saved study, as training takes minutes per seed.
     """
-    results = load_results() if results is None else results
-    chosen = preset("original").with_components(*[c for c, on in zip(COMPONENTS, (fk, spd, verifier)) if on])
-    configs = {n: c for n, c in ablation_configs(preset("original")).items() if n != STANDARD}
+    if wiring not in SPD_WIRINGS:
+        raise ValueError(f"wiring must be one of {SPD_WIRINGS}, got {wiring!r}")
+    study = load_study() if study is None else study
+    chosen = _chosen(fk, spd, verifier, wiring)
     name = label(chosen)
+    runs = by_label(study) if study else {}
+    if name not in runs:
+        return message_figure(f"{name}: not trained in the saved convergence study")
     model = build(chosen, 0)
     train_set, _ = datasets(0, RunConfig(n_test=1))
     x, y = train_set.inputs[:8], train_set.targets[:8]
@@ -122,37 +101,26 @@ def render(
 
     with fast_cpu_training():
         live_ms = time_it(step, repeats=live_steps, warmup=1).median_ms
-    names = list(configs)
-    params = [sum(p.numel() for p in SparkTransformer(c).parameters()) for c in configs.values()]
-    records = results["records"] if results else []
-    saved_ms = {
-        n: 1e3 * statistics.fmean(r["seconds_per_step"] for r in _by_label(records, n))
-        for n in names
-        if _by_label(records, n)
-    }
-    summary = summarize(records) if records else {}
+    names = list(runs)
     fig, axes = subplots(1, 3, width=3.2, height=3.0)
     colors = [COLORS["verifier"] if n == name else "lightgrey" for n in names]
-    ticks = [n.replace("+", "+\n") for n in names]
-    axes[0, 0].barh(range(len(names)), [p / 1e3 for p in params], color=colors)
-    axes[0, 0].set(title=f"parameters: {params[names.index(name)]:,}", xlabel="thousands")
-    axes[0, 0].set_yticks(range(len(names)), ticks, fontsize=7)
-    axes[0, 1].barh(range(len(names)), [saved_ms.get(n, 0) for n in names], color=colors)
+    params = [runs[n][0]["parameters"] / 1e3 for n in names]
+    axes[0, 0].barh(range(len(names)), params, color=colors)
+    axes[0, 0].set(title=f"parameters: {runs[name][0]['parameters']:,}", xlabel="thousands")
+    axes[0, 0].set_yticks(range(len(names)), names, fontsize=6.5)
+    axes[0, 0].invert_yaxis()
+    saved = [1e3 * statistics.fmean(r["seconds_per_step"] for r in runs[n]) for n in names]
+    axes[0, 1].barh(range(len(names)), saved, color=colors)
     axes[0, 1].plot([live_ms], [names.index(name)], "kD", label="timed now")
-    axes[0, 1].set(title=f"ms per step (now: {live_ms:.0f})", xlabel="saved full run / now")
+    axes[0, 1].set(title=f"ms per step (now: {live_ms:.0f})", xlabel="saved study / now")
     axes[0, 1].set_yticks(range(len(names)), [""] * len(names))
-    axes[0, 1].legend(fontsize=7, loc="upper right")
-    if summary:
-        m = [summary.get(n, (0, 0, 0)) for n in names]
-        axes[0, 2].barh(
-            range(len(names)),
-            [v[0] for v in m],
-            color=colors,
-            xerr=[[v[0] - v[1] for v in m], [v[2] - v[0] for v in m]],
-            capsize=2,
-        )
-        axes[0, 2].set(title=f"accuracy (saved): {summary[name][0]:.2f}", xlim=(0, 1))
-    else:
-        axes[0, 2].text(0.5, 0.5, "no saved results", ha="center", transform=axes[0, 2].transAxes)
-    axes[0, 2].set_yticks(range(len(names)), [""] * len(names))
+    axes[0, 1].invert_yaxis()
+    axes[0, 1].legend(fontsize=7, loc="lower right")
+    ax = axes[0, 2]
+    for n, color in (("none", "grey"), (name, COLORS["verifier"])):
+        steps, mean, low, high = mean_curve(runs[n])
+        ax.plot(steps, mean, color=color, label=f"{n} (lr {study['best_lr'][n]:g})")
+        ax.fill_between(steps, low, high, color=color, alpha=0.2, lw=0)
+    ax.set(title="held-out accuracy (saved)", xlabel="step", ylim=(0, 1.02))
+    ax.legend(fontsize=7, loc="upper left")
     return fig

@@ -25,8 +25,12 @@ from spark_edu.train import Step, TrainConfig, train
 
 
 def label(config: SparkConfig) -> str:
-    """ "FK+SPD+verifier", "FK", …, "none" (standard attention, no router, no verifier)."""
-    names = {"fk": "FK", "spd": "SPD", "verifier": "verifier"}
+    """ "FK+SPD+verifier", "FK", …, "none" (standard attention, no router, no verifier).
+
+    The router's wiring shows when it is not the original's: "SPD(res)", "SPD(res+LN)".
+    """
+    wiring = {"replace": "", "residual": "(res)", "residual_ln": "(res+LN)"}[config.spd_wiring]
+    names = {"fk": "FK", "spd": "SPD" + wiring, "verifier": "verifier"}
     return "+".join(names[c] for c in COMPONENTS if config.uses(c)) or "none"
 
 
@@ -58,19 +62,22 @@ def next_token_loss(model: SparkTransformer, inputs: torch.Tensor, targets: torc
 
 @torch.no_grad()
 def evaluate(model: SparkTransformer, data: PalindromeData, chunk: int = 200) -> dict[str, float]:
-    """Held-out cross-entropy (all targets, no auxiliary term) and accuracy on predictable / other targets."""
+    """Held-out cross-entropy (all targets / predictable ones, no auxiliary term) and accuracy on
+    predictable / other targets."""
     was_training = model.training
     model.eval()
     losses, right = [], []
     for i in range(0, len(data), chunk):
         logits = model(data.inputs[i : i + chunk])  # (b, T, V)
-        losses.append(F.cross_entropy(logits.flatten(0, 1), data.targets[i : i + chunk].flatten(), reduction="sum"))
-        right.append(logits.argmax(-1) == data.targets[i : i + chunk])  # (b, T)
+        targets = data.targets[i : i + chunk]  # (b, T)
+        losses.append(F.cross_entropy(logits.transpose(1, 2), targets, reduction="none"))  # (b, T)
+        right.append(logits.argmax(-1) == targets)  # (b, T)
     model.train(was_training)
-    right = torch.cat(right)
+    right, losses = torch.cat(right), torch.cat(losses)
     pred = data.predictable
     return {
-        "loss": float(sum(losses)) / data.targets.numel(),
+        "loss": float(losses.sum()) / data.targets.numel(),
+        "loss_predictable": float(losses[pred].mean()),
         "acc_predictable": float(right[pred].float().mean()),
         "acc_other": float(right[~pred].float().mean()),
     }
