@@ -170,6 +170,11 @@ class ExpertParallelMoE(nn.Module):
     def __init__(self, config: MoEConfig | None = None, group=None, timed: bool = False, device=None, dtype=None):
         super().__init__()
         config = MoEConfig() if config is None else config
+        if config.router != "top_k" or config.shared_experts:
+            raise ValueError(
+                f"the expert-parallel layer implements top-k routing without shared experts, got "
+                f"router={config.router!r}, shared_experts={config.shared_experts}"
+            )
         self.config, self.group, self.timed = config, group, timed
         self.distributed = dist.is_available() and dist.is_initialized()
         if group is not None and not self.distributed:

@@ -26,6 +26,7 @@ HELP = {
     "peak_size": "n of the n×n×n float32 matmul that measures the machine's peak",
     "seed": "seed of the input and the router",
     "threads": "torch intra-op threads; 0 keeps torch's default",
+    "cases": "1: also time E=64 (fine-grained) and 256-token cases, without the dense oracle; 0: skip",
 }
 
 #: ``bench moe-parallel``'s integer options and their help texts (``--world-sizes`` and the rest apart).
