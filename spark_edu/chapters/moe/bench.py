@@ -71,12 +71,10 @@ def cases(c: BenchConfig) -> dict[str, BenchConfig]:
     scaled by E/64, so the parameters and FLOPs per token stay those of the main case), and a
     batch of 256 tokens with E and with 64 experts (a decoding-sized batch)."""
     fine = max(1, c.d_hidden * c.n_experts // 64)
-    small = min(256, c.tokens)
-    out = {
-        "E=64": replace(c, n_experts=64, d_hidden=fine, cases=0),
-        f"T={small}": replace(c, tokens=small, cases=0),
-        f"T={small}, E=64": replace(c, tokens=small, n_experts=64, d_hidden=fine, cases=0),
-    }
+    out = {"E=64": replace(c, n_experts=64, d_hidden=fine, cases=0)}
+    if c.tokens > 256:  # a batch at most this small is already the main case
+        out["T=256"] = replace(c, tokens=256, cases=0)
+        out["T=256, E=64"] = replace(c, tokens=256, n_experts=64, d_hidden=fine, cases=0)
     return {name: case for name, case in out.items() if case.tokens * case.k % case.n_experts == 0}
 
 
