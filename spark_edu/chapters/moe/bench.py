@@ -26,7 +26,9 @@ machines of one class differ.
 
 from __future__ import annotations
 
+import os
 import statistics
+import time
 from dataclasses import asdict, dataclass, replace
 
 import torch
@@ -92,10 +94,13 @@ def _floor(xa: torch.Tensor, experts: Experts) -> torch.Tensor:
 def run_benchmark(config: BenchConfig = BenchConfig()) -> dict:
     """Time every path on one seeded input; returns medians (ms), ratios, GFLOP/s, shares,
     and (``config.cases``) the same for each of :func:`cases` under ``"cases"``."""
+    start = time.perf_counter()
     with threads(config.threads or None):
         result = _run(config, dense=True)
         if config.cases:
             result["cases"] = {name: _run(case, dense=False) for name, case in cases(config).items()}
+    result["wall_s"] = time.perf_counter() - start
+    result["load_average"] = [round(x, 2) for x in os.getloadavg()]  # at the end of the run
     return result
 
 
