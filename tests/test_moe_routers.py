@@ -239,3 +239,30 @@ def test_unrouted_rate_by_hand_and_bad_input():
     assert unrouted_rate(kept) == 0.5
     with pytest.raises(ValueError, match="kept"):
         unrouted_rate(torch.ones(3, 2))
+
+
+# --- the chapter's comparison (tiny) -------------------------------------------------------
+
+
+def test_router_comparison_runs_small_with_its_invariants(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from spark_edu.chapters.moe.figures import plot_router_loads
+    from spark_edu.chapters.moe.routers import METHODS, format_table, quick
+
+    result = quick(steps=20)
+    assert list(result["methods"]) == list(METHODS)
+    ec = result["methods"]["expert choice"]
+    assert ec["summary"]["max_violation"][0] == 0.0 and ec["summary"]["balance_cv"][0] == 1.0  # by construction
+    assert ec["summary"]["dropped"] is None and ec["per_seed"][0]["dropped"] is None
+    top2 = result["methods"]["top-2 + Switch"]
+    assert 0 <= top2["summary"]["dropped"][0] < 1 and top2["summary"]["unrouted"][0] <= top2["summary"]["dropped"][0]
+    assert len(top2["load_history_seed0"]) == 2 and len(top2["load_history_seed0"][0]) == 8
+    assert result["overlap"] == {"test": 0, "validation": 0}
+    assert "expert choice" in format_table(result) and "—" in format_table(result)
+    fig = plot_router_loads(result)
+    assert len(fig.axes) == len(METHODS)
+    plt.close(fig)

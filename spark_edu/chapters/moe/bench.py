@@ -7,6 +7,9 @@ Times, in one run and on one input, the forward pass of:
 * ``floor``  — the same expert FLOPs as *one* two-layer MLP on all ``A = T·K`` assignment rows
   (``gelu(X W1 + b1) W2 + b2`` with one expert's weights, X (A, D) already in place): the
   lower bound, since no dispatch can do the same matmuls faster than in one piece;
+* ``weights`` — one read of every expert weight (a sum over w1 and w2): the memory floor. Each
+  call of a dispatch path must read all E experts' weights once; with few rows per expert
+  (small batches, many experts) that read, not the FLOPs, bounds the time;
 * ``ideal``  — :meth:`~spark_edu.moe.Experts.grouped` on tokens already grouped with equal
   load (two batched matmuls). Not a floor: ``bmm`` on a CPU can be slower than E matmuls;
 * ``dense``  — :func:`~spark_edu.moe.dispatch_dense`, every expert on every token (E/K × FLOPs);
@@ -17,11 +20,11 @@ Times, in one run and on one input, the forward pass of:
 Every path runs in every round, back to back, the order alternating between rounds
 (:func:`spark_edu.measure.paired_times`). Reports medians, ratios as the median and IQR of
 per-round ratios, achieved GFLOP/s against ``peak``, the sorted path's fraction of the floor
-(``floor / sorted`` per round) and of the peak, and routing's share of a full fast-path layer
-(route + permute over route + sorted). Then the same without the dense oracle on smaller
-cases (:func:`cases`): fine-grained experts (E = 64, same parameters) and a 256-token batch,
-where dispatch overhead weighs most. Compare ratios, not times: the machine is shared and
-machines of one class differ.
+(``floor / sorted`` per round), of the bound (``max(floor, weights) / sorted``) and of the
+peak, and routing's share of a full fast-path layer (route + permute over route + sorted).
+Then the same without the dense oracle on smaller cases (:func:`cases`): fine-grained experts
+(E = 64, same parameters) and a 256-token batch, where dispatch overhead weighs most. Compare
+ratios, not times: the machine is shared and machines of one class differ.
 """
 
 from __future__ import annotations
@@ -121,6 +124,7 @@ def _run(c: BenchConfig, dense: bool) -> dict:
         "loop": lambda: dispatch_loop(x, routing, experts),
         "sorted": lambda: dispatch_sorted(x, routing, experts),
         "floor": lambda: _floor(xa, experts),
+        "weights": lambda: experts.w1.sum() + experts.w2.sum(),
         "ideal": lambda: experts.grouped(xg),
         "dense": lambda: dispatch_dense(x, routing, experts),
         "peak": lambda: a @ b,
@@ -152,6 +156,8 @@ def _run(c: BenchConfig, dense: bool) -> dict:
     of_peak = {name: paired_ratio(times, "peak", name) for name in ("loop", "sorted", "floor")}
     scale = useful / flops["peak"]
     floor_fraction = paired_ratio(times, "floor", "sorted")  # floor / sorted per round: 1 = at the floor
+    bound = {"bound": [max(f, w) for f, w in zip(times["floor"], times["weights"])], "sorted": times["sorted"]}
+    bound_fraction = paired_ratio(bound, "bound", "sorted")  # max(compute floor, memory floor) / sorted
     layer = ms["route"] + ms["sorted"]
     return {
         "config": asdict(c),
@@ -165,6 +171,8 @@ def _run(c: BenchConfig, dense: bool) -> dict:
             name: [scale * r.median, scale * r.q1, scale * r.q3] for name, r in of_peak.items()
         },
         "sorted_fraction_of_floor": [floor_fraction.median, floor_fraction.q1, floor_fraction.q3],
+        "sorted_fraction_of_bound": [bound_fraction.median, bound_fraction.q1, bound_fraction.q3],
+        "weight_mb": 4e-6 * (experts.w1.numel() + experts.w2.numel()),
         "rows_per_expert": c.tokens * c.k / c.n_experts,
         "routing_share": (ms["route"] + ms["permute"]) / layer,
         "router_max_violation": max_violation(load_fractions(routing.indices, c.n_experts)),
@@ -193,11 +201,12 @@ def saved_result() -> dict:
 
 def _case_line(name: str, r: dict) -> str:
     c, ms = r["config"], r["median_ms"]
-    frac, peak = r["sorted_fraction_of_floor"], r["paired_fraction_of_peak"]["sorted"]
+    cells = [r["sorted_fraction_of_floor"], r.get("sorted_fraction_of_bound"), r["paired_fraction_of_peak"]["sorted"]]
+    shown = " ".join(f"{'—':>16}" if v is None else f"{v[0]:>5.0%} ({v[1]:.0%}–{v[2]:.0%})" for v in cells)
+    weights = f"{ms['weights']:>8.2f}" if "weights" in ms else f"{'—':>8}"
     return (
         f"{name:<12} {c['tokens']:>5} {c['n_experts']:>3} {c['d_hidden']:>5} {r['rows_per_expert']:>7.0f} "
-        f"{ms['loop']:>8.2f} {ms['sorted']:>8.2f} {ms['floor']:>8.2f} "
-        f"{frac[0]:>5.0%} ({frac[1]:.0%}–{frac[2]:.0%}) {peak[0]:>5.0%} ({peak[1]:.0%}–{peak[2]:.0%})"
+        f"{ms['loop']:>8.2f} {ms['sorted']:>8.2f} {ms['floor']:>8.2f} {weights} {shown}"
     )
 
 
@@ -230,10 +239,13 @@ def format_report(result: dict) -> str:
         f"router MaxVio {result['router_max_violation']:.2f}"
     )
     if "cases" in result:
-        lines.append("sorted path against the floor (one MLP on all rows) and the peak, per case (median, IQR):")
+        lines.append(
+            "sorted path against the floor (one MLP on all rows), the bound max(floor, weight read) "
+            "and the peak, per case (median, IQR of per-round ratios):"
+        )
         lines.append(
             f"{'case':<12} {'T':>5} {'E':>3} {'F':>5} {'rows/E':>7} {'loop ms':>8} {'sorted':>8} {'floor':>8} "
-            f"{'of floor':>16} {'of peak':>16}"
+            f"{'weights':>8} {'of floor':>16} {'of bound':>16} {'of peak':>16}"
         )
         lines.append(_case_line("main", result))
         lines += [_case_line(name, r) for name, r in result["cases"].items()]
