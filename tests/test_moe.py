@@ -436,7 +436,25 @@ def test_bench_runs_small_and_writes_json(tmp_path, capsys):
         == 0
     )
     result = json.loads(out.read_text())
-    assert set(result["median_ms"]) == {"route", "permute", "loop", "sorted", "ideal", "dense", "peak"}
+    assert set(result["median_ms"]) == {
+        "route",
+        "permute",
+        "loop",
+        "sorted",
+        "floor",
+        "weights",
+        "ideal",
+        "dense",
+        "peak",
+    }
+    assert set(result["cases"]) == {"E=64"}  # a 64-token batch is already small: no T=256 cases
+    assert (
+        0 < result["sorted_fraction_of_floor"][0]
+        and 0 < result["sorted_fraction_of_bound"][0]
+        and result["cases"]["E=64"]["rows_per_expert"] == 2
+    )
+    no_dense = {"route", "permute", "loop", "sorted", "floor", "weights", "ideal", "peak"}
+    assert all(set(case["median_ms"]) == no_dense for case in result["cases"].values())
     assert all(v > 0 for v in result["ratios"].values()) and 0 < result["routing_share"] < 1
     assert "CPU capability" in capsys.readouterr().out
     with pytest.raises(SystemExit) as exit_info:  # 3·2 tokens do not split over 8 experts: one line, exit 2

@@ -170,6 +170,8 @@ class ExpertParallelMoE(nn.Module):
     def __init__(self, config: MoEConfig | None = None, group=None, timed: bool = False, device=None, dtype=None):
         super().__init__()
         config = MoEConfig() if config is None else config
+        if config.router != "top_k" or config.shared_experts:  # what this layer implements
+            raise ValueError(f"expert parallelism needs router='top_k', shared_experts=0, got {config}")
         self.config, self.group, self.timed = config, group, timed
         self.distributed = dist.is_available() and dist.is_initialized()
         if group is not None and not self.distributed:

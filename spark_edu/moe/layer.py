@@ -2,6 +2,11 @@
 
     MoE(x) = Σ_k g_k(x) · Expert_{i_k(x)}(x)        (eq-moe-combine, with eq-moe-topk gates)
 
+``MoEConfig.router`` picks who chooses: ``"top_k"`` (tokens choose, :mod:`~spark_edu.moe.router`),
+``"expert_choice"`` (experts choose, :mod:`~spark_edu.moe.expert_choice`) or ``"bias"``
+(top-k by a load-balancing bias, :mod:`~spark_edu.moe.bias_balancing`); ``shared_experts``
+adds experts every token visits (:mod:`~spark_edu.moe.shared_expert`, eq-moe-shared).
+
 It works on any leading shape (..., D) and returns the output together with the routing
 decision and the auxiliary loss ``L_bal + L_z`` (eq-moe-balance-loss, eq-moe-z-loss), so a
 training loop adds ``out.aux_loss`` to its task loss.
@@ -14,10 +19,17 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from spark_edu.moe.bias_balancing import BiasBalancedRouter
 from spark_edu.moe.dispatch import DISPATCH, Experts
+from spark_edu.moe.expert_choice import ExpertChoiceRouter
 from spark_edu.moe.losses import load_balancing_loss, router_z_loss
 from spark_edu.moe.router import Router, RouterConfig, Routing
+from spark_edu.moe.shared_expert import SharedExperts
 from spark_edu.validation import check_input, check_positive_int, check_range
+
+
+#: MoEConfig.router -> the router class it builds.
+ROUTERS = {"top_k": Router, "expert_choice": ExpertChoiceRouter, "bias": BiasBalancedRouter}
 
 
 @dataclass(frozen=True)
@@ -32,9 +44,18 @@ class MoEConfig:
     balance_alpha: float = 0.0  # Switch uses 0.01
     z_beta: float = 0.0  # ST-MoE uses 0.001
     dispatch: str = "sorted"  # "loop" (reference), "sorted" (fast path) or "dense" (oracle)
+    router: str = "top_k"  # "top_k", "expert_choice" (k = experts per token on average) or "bias"
+    bias_rate: float = 1e-3  # router="bias": the update speed u of eq-moe-bias-update
+    shared_experts: int = 0  # experts every token visits, beside the routed ones (DeepSeekMoE)
 
     def __post_init__(self):
         check_positive_int("d_hidden", self.d_hidden)
+        check_positive_int("shared_experts", self.shared_experts, minimum=0)
+        check_range("bias_rate", self.bias_rate, 0.0)
+        if self.router not in ROUTERS:
+            raise ValueError(f"router must be one of {sorted(ROUTERS)}, got {self.router!r}")
+        if self.router != "top_k" and self.noise > 0:
+            raise ValueError(f"noise must be 0 with router={self.router!r} (noisy top-k only), got {self.noise}")
         check_range("balance_alpha", self.balance_alpha, 0.0)
         check_range("z_beta", self.z_beta, 0.0)
         if self.dispatch not in DISPATCH:
@@ -59,8 +80,13 @@ class MoELayer(nn.Module):
     def __init__(self, config: MoEConfig = MoEConfig()):
         super().__init__()
         self.config = config
-        self.router = Router(config.router_config)
+        rc = config.router_config
+        bias = config.router == "bias"
+        self.router = BiasBalancedRouter(rc, config.bias_rate) if bias else ROUTERS[config.router](rc)
         self.experts = Experts(config.n_experts, config.d_model, config.d_hidden)
+        self.shared = None  # eq-moe-shared: none by default
+        if config.shared_experts:
+            self.shared = SharedExperts(config.shared_experts, config.d_model, config.d_hidden)
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> MoEOutput:
         c = self.config
@@ -72,6 +98,8 @@ class MoELayer(nn.Module):
         flat = x.reshape(-1, c.d_model)  # (T, D)
         routing = self.router(flat, generator)
         out = DISPATCH[c.dispatch](flat, routing, self.experts)  # (T, D)
+        if self.shared is not None:
+            out = out + self.shared(flat)  # (T, D) eq-moe-shared
         aux = flat.new_zeros(())
         if c.balance_alpha > 0:
             aux = aux + load_balancing_loss(routing.probs, routing.indices, c.balance_alpha)
@@ -85,4 +113,4 @@ def expert_flops(n_assignments: int, d_model: int, d_hidden: int) -> float:
     return 4.0 * n_assignments * d_model * d_hidden
 
 
-__all__ = ["MoEConfig", "MoELayer", "MoEOutput", "expert_flops"]
+__all__ = ["ROUTERS", "MoEConfig", "MoELayer", "MoEOutput", "expert_flops"]

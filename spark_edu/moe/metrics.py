@@ -102,6 +102,14 @@ def dropped_rate(kept: torch.Tensor) -> float:
     return float(1.0 - kept.to(torch.float64).mean())
 
 
+def unrouted_rate(kept: torch.Tensor) -> float:
+    """Fraction of the T tokens that no expert processed (every assignment dropped, or, with
+    expert choice, no expert took them): they pass only through the residual path. kept (T, K)."""
+    if kept.dtype != torch.bool or kept.dim() != 2 or kept.numel() == 0:
+        raise ValueError("kept must be a non-empty (T, K) bool tensor")
+    return float((~kept.any(dim=-1)).to(torch.float64).mean())
+
+
 def routing_matrix(
     categories: torch.Tensor,
     indices: torch.Tensor,

@@ -103,12 +103,30 @@ def top_k_routing(
     if capacity_factor is not None:
         check_range("capacity_factor", capacity_factor, 0.0, math.inf, low_inclusive=False)
     probs = logits.softmax(dim=-1)  # (T, E)
-    top_p, indices = probs.topk(k, dim=-1)  # (T, K), (T, K)
+    indices = probs.topk(k, dim=-1).indices  # (T, K)
+    return routing_for_choice(logits, probs, indices, capacity_factor, renormalize)
+
+
+def routing_for_choice(
+    logits: torch.Tensor,
+    probs: torch.Tensor,
+    indices: torch.Tensor,
+    capacity_factor: float | None = None,
+    renormalize: bool = True,
+) -> Routing:
+    """The :class:`Routing` of experts already chosen: gates from ``probs`` (T, E) at
+    ``indices`` (T, K), renormalised or not (eq-moe-topk), then capacity and dropping.
+
+    Shared by every token-choice router (:func:`top_k_routing`, and
+    :mod:`~spark_edu.moe.bias_balancing`, which chooses by a biased score but gates by ``probs``).
+    """
+    T, E = probs.shape
+    top_p = probs.gather(1, indices)  # (T, K)
     gates = top_p / top_p.sum(dim=-1, keepdim=True) if renormalize else top_p  # (T, K)
     kept = torch.ones_like(indices, dtype=torch.bool)  # (T, K)
     capacity = None
     if capacity_factor is not None:
-        capacity = expert_capacity(T, E, k, capacity_factor)
+        capacity = expert_capacity(T, E, indices.shape[1], capacity_factor)
         kept = capacity_mask(indices, E, capacity)  # (T, K)
         gates = gates * kept  # (T, K) dropped assignments contribute nothing
     return Routing(logits, probs, indices, gates, kept, capacity)
@@ -146,6 +164,16 @@ class Router(nn.Module):
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> Routing:
         """x (T, D) -> :class:`Routing`. Noise is drawn from ``generator`` in training mode."""
+        return self.route(self.scores(x, generator))
+
+    def route(self, logits: torch.Tensor) -> Routing:
+        """The choice made from the scores (T, E): :func:`top_k_routing` here; other routers
+        (:mod:`~spark_edu.moe.expert_choice`, :mod:`~spark_edu.moe.bias_balancing`) override it."""
+        c = self.config
+        return top_k_routing(logits, c.k, c.capacity_factor, c.renormalize)
+
+    def scores(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """x (T, D) -> logits (T, E): ``x W_g``, plus eq-moe-noisy noise in training."""
         check_input("x", x, self.gate.weight)
         check_ndim("x", x, (2,))
         if x.shape[-1] != self.config.d_model:
@@ -154,5 +182,4 @@ class Router(nn.Module):
         if self.noise_gate is not None and self.training:
             eps = torch.randn(logits.shape, generator=generator, device=x.device, dtype=x.dtype)  # (T, E)
             logits = logits + self.config.noise * eps * F.softplus(self.noise_gate(x))  # (T, E) eq-moe-noisy
-        c = self.config
-        return top_k_routing(logits, c.k, c.capacity_factor, c.renormalize)
+        return logits

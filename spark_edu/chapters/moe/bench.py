@@ -4,8 +4,14 @@ Times, in one run and on one input, the forward pass of:
 
 * ``loop``   — :func:`~spark_edu.moe.dispatch_loop`, one index-mask pass per expert;
 * ``sorted`` — :func:`~spark_edu.moe.dispatch_sorted`, permute / contiguous slices / un-permute;
+* ``floor``  — the same expert FLOPs as *one* two-layer MLP on all ``A = T·K`` assignment rows
+  (``gelu(X W1 + b1) W2 + b2`` with one expert's weights, X (A, D) already in place): the
+  lower bound, since no dispatch can do the same matmuls faster than in one piece;
+* ``weights`` — one read of every expert weight (a sum over w1 and w2): the memory floor. Each
+  call of a dispatch path must read all E experts' weights once; with few rows per expert
+  (small batches, many experts) that read, not the FLOPs, bounds the time;
 * ``ideal``  — :meth:`~spark_edu.moe.Experts.grouped` on tokens already grouped with equal
-  load (two batched matmuls): the floor any dispatch can hope for;
+  load (two batched matmuls). Not a floor: ``bmm`` on a CPU can be slower than E matmuls;
 * ``dense``  — :func:`~spark_edu.moe.dispatch_dense`, every expert on every token (E/K × FLOPs);
 * ``route``  — the router itself (gate matmul, softmax, top-k), and ``permute`` — sorting,
   gathering and scattering the tokens with the expert maths left out;
@@ -13,17 +19,23 @@ Times, in one run and on one input, the forward pass of:
 
 Every path runs in every round, back to back, the order alternating between rounds
 (:func:`spark_edu.measure.paired_times`). Reports medians, ratios as the median and IQR of
-per-round ratios, achieved GFLOP/s against ``peak``, and routing's share of a full fast-path
-layer (route + permute over route + sorted). Compare ratios, not times: the
-machine is shared and machines of one class differ.
+per-round ratios, achieved GFLOP/s against ``peak``, the sorted path's fraction of the floor
+(``floor / sorted`` per round), of the bound (``max(floor, weights) / sorted``) and of the
+peak, and routing's share of a full fast-path layer (route + permute over route + sorted).
+Then the same without the dense oracle on smaller cases (:func:`cases`): fine-grained experts
+(E = 64, same parameters) and a 256-token batch, where dispatch overhead weighs most. Compare
+ratios, not times: the machine is shared and machines of one class differ.
 """
 
 from __future__ import annotations
 
+import os
 import statistics
-from dataclasses import asdict, dataclass
+import time
+from dataclasses import asdict, dataclass, replace
 
 import torch
+import torch.nn.functional as F
 
 from spark_edu.device import describe_environment, threads
 from spark_edu.measure import paired_ratio, paired_times
@@ -45,11 +57,13 @@ class BenchConfig:
     peak_size: int = 2048  # n for the n×n×n matmul that measures the machine's peak
     seed: int = 0
     threads: int = 0  # torch intra-op threads; 0 keeps torch's default (all cores)
+    cases: int = 1  # 1: also time the E = 64 and 256-token cases of :func:`cases`; 0: skip them
 
     def __post_init__(self):
         for name in ("tokens", "d_model", "d_hidden", "n_experts", "k", "repeats", "peak_size"):
             check_positive_int(name, getattr(self, name))
         check_positive_int("threads", self.threads, minimum=0)
+        check_positive_int("cases", self.cases, minimum=0)
         if self.tokens * self.k % self.n_experts:
             raise ValueError(
                 f"tokens·k must be divisible by n_experts for the equal-load ideal, got "
@@ -57,18 +71,43 @@ class BenchConfig:
             )
 
 
+def cases(c: BenchConfig) -> dict[str, BenchConfig]:
+    """The smaller cases timed beside the main one: E = 64 fine-grained experts (hidden width
+    scaled by E/64, so the parameters and FLOPs per token stay those of the main case), and a
+    batch of 256 tokens with E and with 64 experts (a decoding-sized batch)."""
+    fine = max(1, c.d_hidden * c.n_experts // 64)
+    out = {"E=64": replace(c, n_experts=64, d_hidden=fine, cases=0)}
+    if c.tokens > 256:  # a batch at most this small is already the main case
+        out["T=256"] = replace(c, tokens=256, cases=0)
+        out["T=256, E=64"] = replace(c, tokens=256, n_experts=64, d_hidden=fine, cases=0)
+    return {name: case for name, case in out.items() if case.tokens * case.k % case.n_experts == 0}
+
+
 def _permute_only(x: torch.Tensor, routing) -> torch.Tensor:
     token, gate, _ = sort_by_expert(routing)  # (A,), (A,)
     return torch.zeros_like(x).index_add_(0, token, x.index_select(0, token) * gate[:, None])  # (T, D), no expert maths
 
 
+def _floor(xa: torch.Tensor, experts: Experts) -> torch.Tensor:
+    """The expert FLOPs as one MLP on all A rows: xa (A, D) -> (A, D), two matmuls."""
+    h = F.gelu(xa @ experts.w1[0] + experts.b1[0])  # (A, F)
+    return h @ experts.w2[0] + experts.b2[0]  # (A, D)
+
+
 def run_benchmark(config: BenchConfig = BenchConfig()) -> dict:
-    """Time every path on one seeded input; returns medians (ms), ratios, GFLOP/s, shares."""
+    """Time every path on one seeded input; returns medians (ms), ratios, GFLOP/s, shares,
+    and (``config.cases``) the same for each of :func:`cases` under ``"cases"``."""
+    start = time.perf_counter()
     with threads(config.threads or None):
-        return _run(config)
+        result = _run(config, dense=True)
+        if config.cases:
+            result["cases"] = {name: _run(case, dense=False) for name, case in cases(config).items()}
+    result["wall_s"] = time.perf_counter() - start
+    result["load_average"] = [round(x, 2) for x in os.getloadavg()]  # at the end of the run
+    return result
 
 
-def _run(c: BenchConfig) -> dict:
+def _run(c: BenchConfig, dense: bool) -> dict:
     g = torch.Generator().manual_seed(c.seed)
     with torch.random.fork_rng():
         torch.manual_seed(c.seed)
@@ -76,6 +115,7 @@ def _run(c: BenchConfig) -> dict:
         experts = Experts(c.n_experts, c.d_model, c.d_hidden)
     x = torch.randn(c.tokens, c.d_model, generator=g)  # (T, D)
     xg = torch.randn(c.n_experts, c.tokens * c.k // c.n_experts, c.d_model, generator=g)  # (E, T·K/E, D)
+    xa = xg.reshape(-1, c.d_model)  # (A, D) the same rows, one block
     a = torch.randn(c.peak_size, c.peak_size, generator=g)
     b = torch.randn(c.peak_size, c.peak_size, generator=g)
     paths = {
@@ -83,31 +123,41 @@ def _run(c: BenchConfig) -> dict:
         "permute": lambda: _permute_only(x, routing),
         "loop": lambda: dispatch_loop(x, routing, experts),
         "sorted": lambda: dispatch_sorted(x, routing, experts),
+        "floor": lambda: _floor(xa, experts),
+        "weights": lambda: experts.w1.sum() + experts.w2.sum(),
         "ideal": lambda: experts.grouped(xg),
         "dense": lambda: dispatch_dense(x, routing, experts),
         "peak": lambda: a @ b,
     }
+    if not dense:
+        del paths["dense"]
     with torch.no_grad():
         routing = router(x)
         times = paired_times(paths, rounds=c.repeats, warmup=1)  # every path in every round, order alternating
     ms = {name: 1e3 * statistics.median(ts) for name, ts in times.items()}
     pairs = {
+        "loop/floor": ("loop", "floor"),
+        "sorted/floor": ("sorted", "floor"),
+        "ideal/floor": ("ideal", "floor"),
         "loop/ideal": ("loop", "ideal"),
         "sorted/ideal": ("sorted", "ideal"),
         "dense/sorted": ("dense", "sorted"),
         "dense/loop": ("dense", "loop"),
         "loop/sorted": ("loop", "sorted"),
     }
-    paired = {name: paired_ratio(times, slow, fast) for name, (slow, fast) in pairs.items()}
+    paired = {name: paired_ratio(times, slow, fast) for name, (slow, fast) in pairs.items() if slow in times}
     useful = expert_flops(c.tokens * c.k, c.d_model, c.d_hidden)  # FLOPs of the chosen experts
-    flops = {
-        "loop": useful,
-        "sorted": useful,
-        "ideal": useful,
-        "dense": expert_flops(c.tokens * c.n_experts, c.d_model, c.d_hidden),
-        "peak": 2.0 * c.peak_size**3,
-    }
+    flops = {name: useful for name in ("loop", "sorted", "floor", "ideal")}
+    flops["peak"] = 2.0 * c.peak_size**3
+    if dense:
+        flops["dense"] = expert_flops(c.tokens * c.n_experts, c.d_model, c.d_hidden)
     gflops = {name: f / (ms[name] * 1e6) for name, f in flops.items()}
+    # per round: (useful / t_path) / (peak FLOPs / t_peak) = (t_peak / t_path) · useful / peak FLOPs
+    of_peak = {name: paired_ratio(times, "peak", name) for name in ("loop", "sorted", "floor")}
+    scale = useful / flops["peak"]
+    floor_fraction = paired_ratio(times, "floor", "sorted")  # floor / sorted per round: 1 = at the floor
+    bound = {"bound": [max(f, w) for f, w in zip(times["floor"], times["weights"])], "sorted": times["sorted"]}
+    bound_fraction = paired_ratio(bound, "bound", "sorted")  # max(compute floor, memory floor) / sorted
     layer = ms["route"] + ms["sorted"]
     return {
         "config": asdict(c),
@@ -116,14 +166,21 @@ def _run(c: BenchConfig) -> dict:
         "gflops": gflops,
         "ratios": {name: r.median for name, r in paired.items()},  # medians of per-round time ratios
         "ratio_iqr": {name: [r.q1, r.q3] for name, r in paired.items()},
-        "fraction_of_peak": {name: gflops[name] / gflops["peak"] for name in ("loop", "sorted", "ideal", "dense")},
+        "fraction_of_peak": {name: gflops[name] / gflops["peak"] for name in flops if name != "peak"},
+        "paired_fraction_of_peak": {
+            name: [scale * r.median, scale * r.q1, scale * r.q3] for name, r in of_peak.items()
+        },
+        "sorted_fraction_of_floor": [floor_fraction.median, floor_fraction.q1, floor_fraction.q3],
+        "sorted_fraction_of_bound": [bound_fraction.median, bound_fraction.q1, bound_fraction.q3],
+        "weight_mb": 4e-6 * (experts.w1.numel() + experts.w2.numel()),
+        "rows_per_expert": c.tokens * c.k / c.n_experts,
         "routing_share": (ms["route"] + ms["permute"]) / layer,
         "router_max_violation": max_violation(load_fractions(routing.indices, c.n_experts)),
     }
 
 
 #: The chapter's targets for the fast path: ratio name -> (bound, "at most" or "at least").
-TARGETS = {"sorted/ideal": (1.2, "at most"), "dense/sorted": (4.0, "at least")}
+TARGETS = {"sorted/floor": (1.2, "at most"), "dense/sorted": (4.0, "at least")}
 
 
 def target_outcomes(result: dict) -> dict[str, str]:
@@ -142,6 +199,17 @@ def saved_result() -> dict:
     return load_json("moe", "bench.json")
 
 
+def _case_line(name: str, r: dict) -> str:
+    c, ms = r["config"], r["median_ms"]
+    cells = [r["sorted_fraction_of_floor"], r.get("sorted_fraction_of_bound"), r["paired_fraction_of_peak"]["sorted"]]
+    shown = " ".join(f"{'—':>16}" if v is None else f"{v[0]:>5.0%} ({v[1]:.0%}–{v[2]:.0%})" for v in cells)
+    weights = f"{ms['weights']:>8.2f}" if "weights" in ms else f"{'—':>8}"
+    return (
+        f"{name:<12} {c['tokens']:>5} {c['n_experts']:>3} {c['d_hidden']:>5} {r['rows_per_expert']:>7.0f} "
+        f"{ms['loop']:>8.2f} {ms['sorted']:>8.2f} {ms['floor']:>8.2f} {weights} {shown}"
+    )
+
+
 def format_report(result: dict) -> str:
     """The benchmark as a small fixed-width text report."""
     c, env, ms, gf = result["config"], result["environment"], result["median_ms"], result["gflops"]
@@ -151,7 +219,9 @@ def format_report(result: dict) -> str:
         f"torch {env['torch']}, {env['device']}, CPU capability {env['cpu_capability']}, {env['threads']} thread(s)",
         f"{'path':<8} {'median ms':>10} {'GFLOP/s':>9} {'of peak':>8}",
     ]
-    for name in ("loop", "sorted", "ideal", "dense", "peak"):
+    for name in ("loop", "sorted", "floor", "ideal", "dense", "peak"):
+        if name not in ms:  # results saved before the floor existed
+            continue
         share = f"{result['fraction_of_peak'][name]:8.0%}" if name in result["fraction_of_peak"] else " " * 8
         lines.append(f"{name:<8} {ms[name]:10.1f} {gf[name]:9.1f} {share}")
     lines.append(f"{'route':<8} {ms['route']:10.2f}   (gate matmul, softmax, top-k)")
@@ -168,4 +238,15 @@ def format_report(result: dict) -> str:
         f"routing share of a fast-path layer (route+permute)/(route+sorted): {result['routing_share']:.1%}; "
         f"router MaxVio {result['router_max_violation']:.2f}"
     )
+    if "cases" in result:
+        lines.append(
+            "sorted path against the floor (one MLP on all rows), the bound max(floor, weight read) "
+            "and the peak, per case (median, IQR of per-round ratios):"
+        )
+        lines.append(
+            f"{'case':<12} {'T':>5} {'E':>3} {'F':>5} {'rows/E':>7} {'loop ms':>8} {'sorted':>8} {'floor':>8} "
+            f"{'weights':>8} {'of floor':>16} {'of bound':>16} {'of peak':>16}"
+        )
+        lines.append(_case_line("main", result))
+        lines += [_case_line(name, r) for name, r in result["cases"].items()]
     return "\n".join(lines)

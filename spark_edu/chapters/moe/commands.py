@@ -26,6 +26,7 @@ HELP = {
     "peak_size": "n of the n×n×n float32 matmul that measures the machine's peak",
     "seed": "seed of the input and the router",
     "threads": "torch intra-op threads; 0 keeps torch's default",
+    "cases": "1: also time E=64 (fine-grained) and 256-token cases, without the dense oracle; 0: skip",
 }
 
 #: ``bench moe-parallel``'s integer options and their help texts (``--world-sizes`` and the rest apart).
@@ -72,6 +73,33 @@ def _capacity(text: str) -> float | None:
         return float(text)
     except ValueError:
         raise ValueError(f"capacity_factor must be a positive number or 'none', got {text!r}") from None
+
+
+def configure_routers(parser) -> None:
+    from spark_edu.chapters.moe import routers
+
+    parser.add_argument("--steps", type=positive_int, default=routers.STEPS, help="training steps per run")
+    parser.add_argument(
+        "--seeds", type=positive_int, default=len(routers.SEEDS), help="seeds 0 … N−1 at each method's chosen rate"
+    )
+    parser.add_argument("--out", type=output_file, default=None, help="also write the result as JSON to this path")
+
+
+def run_routers(args) -> int:
+    from spark_edu.chapters.moe import routers
+    from spark_edu.results import write_atomic
+
+    seeds = tuple(range(args.seeds))
+    result = routers.compare_routers(tune_seeds=seeds[:3], seeds=seeds, steps=args.steps)
+    words = ["python -m spark_edu run moe"]
+    words += [f"--steps {args.steps}"] if args.steps != routers.STEPS else []
+    words += [f"--seeds {args.seeds}"] if args.seeds != len(routers.SEEDS) else []
+    result["provenance"]["command"] = " ".join(words + ([f"--out {args.out}"] if args.out else []))
+    print(routers.format_table(result))
+    print(f"train/test overlap {result['overlap']}; wall time {result['provenance']['wall_s']:.0f} s")
+    if args.out:
+        write_atomic(args.out, json.dumps(result, indent=1))
+    return 0
 
 
 def configure_parallel(parser) -> None:
@@ -182,6 +210,12 @@ def run_parallel_in_subprocess(timeout_s: float = 600.0, **options) -> dict:
 
 
 COMMANDS = {
+    ("run", "moe"): Command(
+        "modern routers side by side (expert choice, loss-free bias, shared expert, top-2 + Switch): "
+        "learning rate tuned per method, seeds, intervals",
+        configure_routers,
+        run_routers,
+    ),
     ("bench", "moe"): Command("time MoE dispatch paths (loop, sorted, dense) against the matmul peak", configure, run),
     ("bench", "moe-parallel"): Command(
         "time the expert-parallel MoE layer over W processes: routing, exchange, experts; bytes vs the cost model",

@@ -79,3 +79,19 @@ def render(
         fontsize=9,
     )
     return fig
+
+
+def plot_router_loads(result: dict):
+    """One panel per method of the saved router comparison: each expert's load over training
+    (seed 0, the chosen learning rate, means over blocks of 10 steps) and the fair share 1/E."""
+    methods = result["methods"]
+    fig, axes = subplots(1, len(methods), width=3.2, height=2.9, sharey=True)
+    for ax, (name, m) in zip(axes[0], methods.items()):
+        load = torch.tensor(m["load_history_seed0"])  # (steps / 10, E)
+        steps = 10 * torch.arange(1, load.shape[0] + 1)
+        for e in range(load.shape[1]):
+            ax.plot(steps.numpy(), load[:, e].numpy(), lw=1)
+        ax.axhline(1 / load.shape[1], color="k", ls="--", lw=1)
+        ax.set(title=f"{name} (lr {m['lr']:g})", xlabel="training step")
+    axes[0, 0].set_ylabel("load fraction $f_e$ (routed)")
+    return fig
