@@ -115,10 +115,10 @@ def replace_tokens(batch, tokens):
 
 
 def test_choose_lrs_takes_the_best_validation_score():
-    cfg = replace(ExperimentConfig(), languages=(1,), models=("lstm", "lstm_seq"))
+    cfg = replace(ExperimentConfig(), languages=(1, 2), tune_language=2, models=("lstm", "lstm_seq"))
 
-    def run(model, lr, valid, depth):
-        return {"language": 1, "seed": 0, "model": model, "lr": lr, "val": {"validation": valid, "depth": depth}}
+    def run(model, lr, valid, depth, language=2):
+        return {"language": language, "seed": 0, "model": model, "lr": lr, "val": {"validation": valid, "depth": depth}}
 
     runs = [
         run("lstm", 1e-3, 0.9, 0.1),
@@ -127,5 +127,7 @@ def test_choose_lrs_takes_the_best_validation_score():
         run("lstm_seq", 1e-3, 0.7, 0.9),
         run("lstm_seq", 3e-3, 0.9, 0.0),  # sequence only: validation alone decides
         run("lstm_seq", 1e-2, 0.9, 0.0),  # a tie keeps the first
+        run("lstm", 1e-2, 1.0, 1.0, language=1),  # not the tuning language: ignored
     ]
-    assert choose_lrs(runs, cfg) == {"1": {"lstm": 3e-3, "lstm_seq": 3e-3}}
+    chosen = {"lstm": 3e-3, "lstm_seq": 3e-3}
+    assert choose_lrs(runs, cfg) == {"1": chosen, "2": chosen}  # the tuning language's rates for every language

@@ -7,15 +7,17 @@ ever trained on. :func:`overlap` counts the shared strings anyway, and what the 
 would have been with the test set drawn the old way (same distribution, no parts).
 
 The sweep (:func:`run_sweep`): every model is trained at every learning rate of
-``cfg.lrs`` on the tuning seed; the rate with the best validation-part accuracy is kept per
-(language, model) and the other seeds are trained at it. Each task (one language, one seed,
-some models and rates) trains on one thread, on the same cached batches for every model.
+``cfg.lrs`` on the tuning language and seed (Dyck-2, seed 0); the rate with the best
+validation-part accuracy is kept per model, and every other (language, seed) is trained at it.
+Each task (one language, one seed, one model, its rates) trains on one thread; a worker reuses
+the batches of its last (language, seed), so every model trains on exactly the same batches.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from functools import lru_cache
 from dataclasses import asdict
 from pathlib import Path
 
@@ -39,6 +41,7 @@ from spark_edu.transformer import count_parameters
 from spark_edu.verifier import verifier_loss
 
 
+@lru_cache(maxsize=2)  # a worker process reuses the data of its last (language, seed)
 def datasets(cfg: ExperimentConfig, language: int, seed: int) -> dict:
     """Cached training batches, the validation and test sets, and the probes for one (language, seed)."""
     data = train_config(cfg, language)
@@ -186,46 +189,43 @@ def score(run: dict) -> float:
 
 
 def choose_lrs(runs: list[dict], cfg: ExperimentConfig) -> dict[str, dict[str, float]]:
-    """{language: {model: the learning rate of the best tuning-seed run}} (first of equals)."""
-    out = {}
-    for lang in cfg.languages:
-        out[str(lang)] = {}
-        for name in cfg.models:
-            cands = [r for r in runs if (r["language"], r["seed"], r["model"]) == (lang, cfg.tune_seed, name)]
-            best = max(cands, key=score)  # max keeps the first of equals, the smallest rate
-            out[str(lang)][name] = best["lr"]
-    return out
+    """{language: {model: rate}}: the rate of the best tuning run (first of equals), for every language."""
+    chosen = {}
+    for name in cfg.models:
+        key = (cfg.tune_language, cfg.tune_seed, name)
+        cands = [r for r in runs if (r["language"], r["seed"], r["model"]) == key]
+        chosen[name] = max(cands, key=score)["lr"]  # max keeps the first of equals, the smallest rate
+    return {str(lang): dict(chosen) for lang in cfg.languages}
 
 
 def run_sweep(
     cfg: ExperimentConfig = ExperimentConfig(), jobs: int = 1, save_dir: str | None = None, lrs: dict | None = None
 ) -> dict:
-    """Tune on ``cfg.tune_seed`` (unless ``lrs`` fixes the rates), then train every seed at its rate."""
+    """Tune on (``cfg.tune_language``, ``cfg.tune_seed``) unless ``lrs`` fixes the rates; train every
+    (language, seed) at the chosen rates (the tuning runs at those rates count as that seed's runs)."""
     start, load = time.perf_counter(), os.getloadavg()
-    tasks = []
+    tuned = []
     if lrs is None:
-        tasks = [
-            (cfg, lang, cfg.tune_seed, {m: [lr] for m in cfg.models}, save_dir)
-            for lang in cfg.languages
-            for lr in cfg.lrs
-        ]
-        tuned = _map(tasks, jobs)
-        chosen = choose_lrs([r for t in tuned for r in t["runs"]], cfg)
-        seeds = [s for s in cfg.seeds if s != cfg.tune_seed]
-    else:
-        tuned, chosen, seeds = [], lrs, list(cfg.seeds)
-    tasks = [
-        (cfg, lang, s, {m: [chosen[str(lang)][m]] for m in cfg.models}, save_dir)
+        if cfg.tune_language not in cfg.languages:
+            raise ValueError(f"tune_language={cfg.tune_language} must be one of languages={cfg.languages}")
+        plan = [(cfg, cfg.tune_language, cfg.tune_seed, {m: [lr]}, save_dir) for m in cfg.models for lr in cfg.lrs]
+        tuned = _map(plan, jobs)
+        lrs = choose_lrs([r for t in tuned for r in t["runs"]], cfg)
+    done_before = {(t["language"], t["seed"]) for t in tuned}
+    plan = [
+        (cfg, lang, s, {m: [lrs[str(lang)][m]]}, save_dir)
         for lang in cfg.languages
-        for s in seeds
+        for s in cfg.seeds
+        if (lang, s) not in done_before
+        for m in cfg.models
     ]
-    done = tuned + _map(tasks, jobs)
+    done = tuned + _map(plan, jobs)
     if save_dir is not None:
-        _keep_chosen_weights(Path(save_dir), chosen, cfg)
+        _keep_chosen_weights(Path(save_dir), lrs, cfg)
     runs = [r for t in done for r in t["runs"]]
     return {
         "config": asdict(cfg),
-        "chosen_lr": chosen,
+        "chosen_lr": lrs,
         "overlap": {f"{t['language']}/{t['seed']}": t["overlap"] for t in done},  # one per (language, seed)
         "runs": runs,
         "provenance": {
