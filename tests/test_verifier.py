@@ -200,7 +200,7 @@ def test_experiment_sweep_tunes_then_trains_every_seed():
 
     from spark_edu.chapters.verifier.experiments import measurements, summary
     from spark_edu.chapters.verifier.models import MODELS, QUICK
-    from spark_edu.chapters.verifier.runs import run_sweep
+    from spark_edu.chapters.verifier.sweep import run_sweep
     from spark_edu.claims import claims_for
 
     cfg = replace(

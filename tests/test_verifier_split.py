@@ -9,7 +9,8 @@ import torch
 import torch.nn.functional as F
 
 from spark_edu.chapters.verifier.models import MODELS, ExperimentConfig, build_models, predictions
-from spark_edu.chapters.verifier.runs import choose_lrs, datasets, overlap
+from spark_edu.chapters.verifier.runs import datasets, overlap
+from spark_edu.chapters.verifier.sweep import choose_lrs
 from spark_edu.tasks import dyck
 from spark_edu.tasks.dyck import DyckConfig
 from spark_edu.transformer import count_parameters

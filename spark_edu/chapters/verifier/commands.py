@@ -18,18 +18,35 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--quick", action="store_true", help="smaller run: Dyck-2 only, 2 seeds, 300 steps, two models")
     parser.add_argument("--jobs", type=positive_int, default=2, help="parallel processes (one thread each)")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="reuse the runs of --out's results.partial.json (or results.json) and train only the missing ones",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from spark_edu.chapters.verifier.experiments import summary
     from spark_edu.chapters.verifier.models import QUICK, ExperimentConfig
-    from spark_edu.chapters.verifier.runs import run_sweep
+    from spark_edu.chapters.verifier.sweep import run_sweep
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    results = run_sweep(QUICK if args.quick else ExperimentConfig(), jobs=args.jobs, save_dir=str(out))
-    results["provenance"]["command"] = "python -m spark_edu " + shlex.join(sys.argv[1:])
+    command = "python -m spark_edu " + shlex.join(sys.argv[1:])
+
+    def save(partial: dict) -> None:  # after every task, so an interrupted sweep keeps what it finished
+        partial["provenance"]["command"] = command
+        write_atomic(out / "results.partial.json", json.dumps(partial, indent=1))
+
+    previous = None
+    if args.resume:
+        found = [p for p in (out / "results.partial.json", out / "results.json") if p.is_file()]
+        previous = json.loads(found[0].read_text()) if found else None
+    cfg = QUICK if args.quick else ExperimentConfig()
+    results = run_sweep(cfg, args.jobs, str(out), on_progress=save, previous=previous)
+    results["provenance"]["command"] = command
     write_atomic(out / "results.json", json.dumps(results, indent=1))
+    (out / "results.partial.json").unlink(missing_ok=True)
     for row in summary(results):
         print(
             f"Dyck-{row['language']} {row['task']:<10} {row['model']:<15} lr {row['lr']:<6g} "

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from spark_edu import results as saved
 from spark_edu.chapters.verifier.models import QUICK, TASKS, ExperimentConfig, sequence_only
-from spark_edu.chapters.verifier.runs import chosen_runs, run_sweep
+from spark_edu.chapters.verifier.sweep import chosen_runs, run_sweep
 from spark_edu.claims import Measurement
 from spark_edu.measure import mean_interval
 
@@ -61,11 +61,21 @@ def runs_of(results: dict, language: int, model: str) -> list[dict]:
     )
 
 
+def languages_done(results: dict) -> list[int]:
+    """The languages whose every model has a run for every seed (all of them once the sweep is complete)."""
+    cfg = results["config"]
+    return [
+        lang
+        for lang in cfg["languages"]
+        if all(len(runs_of(results, lang, m)) == len(cfg["seeds"]) for m in cfg["models"])
+    ]
+
+
 def summary(results: dict, models: tuple[str, ...] | None = None, split: str = "test") -> list[dict]:
     """One row per (language, task, model): mean accuracy and 95% interval over seeds."""
     models = tuple(results["config"]["models"]) if models is None else models
     rows = []
-    for lang in results["config"]["languages"]:
+    for lang in languages_done(results):
         for task in TASKS:
             for model in models:
                 if task not in trained_tasks(model):

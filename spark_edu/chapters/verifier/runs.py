@@ -1,4 +1,4 @@
-"""The runs behind the verifier chapter: data with disjoint parts, training, evaluation, the sweep.
+"""The runs behind the verifier chapter: data with disjoint parts, training and evaluation.
 
 Data (:func:`datasets`): training batches are drawn from the ``"train"`` part of
 :func:`spark_edu.tasks.dyck.part_of`, the validation and test sets (distinct strings) from the
@@ -6,19 +6,15 @@ Data (:func:`datasets`): training batches are drawn from the ``"train"`` part of
 ever trained on. :func:`overlap` counts the shared strings anyway, and what the shared count
 would have been with the test set drawn the old way (same distribution, no parts).
 
-The sweep (:func:`run_sweep`): every model is trained at every learning rate of
-``cfg.lrs`` on the tuning language and seed (Dyck-2, seed 0); the rate with the best
-validation-part accuracy is kept per model, and every other (language, seed) is trained at it.
-Each task (one language, one seed, one model, its rates) trains on one thread; a worker reuses
-the batches of its last (language, seed), so every model trains on exactly the same batches.
+:func:`run_task` is one task of the sweep (:mod:`spark_edu.chapters.verifier.sweep`): one
+language, one seed, one model and its rates, on one thread; a worker reuses the batches of its
+last (language, seed), so every model trains on exactly the same batches.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from functools import lru_cache
-from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -31,7 +27,6 @@ from spark_edu.chapters.verifier.models import (
     predictions,
     sequence_only,
     train_config,
-    weights_name,
 )
 from spark_edu.device import one_thread
 from spark_edu.tasks import dyck
@@ -173,86 +168,5 @@ def run_task(cfg: ExperimentConfig, language: int, seed: int, plan: dict, save_d
     return {"language": language, "seed": seed, "overlap": overlap(data), "runs": runs}
 
 
-def _map(tasks: list[tuple], jobs: int) -> list[dict]:
-    if jobs > 1 and len(tasks) > 1:
-        import multiprocessing
-
-        with multiprocessing.get_context("spawn").Pool(min(jobs, len(tasks))) as pool:
-            return pool.starmap(run_task, tasks)
-    return [run_task(*t) for t in tasks]
-
-
-def score(run: dict) -> float:
-    """What picks a learning rate: validation-part accuracy (and exact depth where it is trained)."""
-    val = run["val"]
-    return val["validation"] if sequence_only(run["model"]) else (val["validation"] + val["depth"]) / 2
-
-
-def choose_lrs(runs: list[dict], cfg: ExperimentConfig) -> dict[str, dict[str, float]]:
-    """{language: {model: rate}}: the rate of the best tuning run (first of equals), for every language."""
-    chosen = {}
-    for name in cfg.models:
-        key = (cfg.tune_language, cfg.tune_seed, name)
-        cands = [r for r in runs if (r["language"], r["seed"], r["model"]) == key]
-        chosen[name] = max(cands, key=score)["lr"]  # max keeps the first of equals, the smallest rate
-    return {str(lang): dict(chosen) for lang in cfg.languages}
-
-
-def run_sweep(
-    cfg: ExperimentConfig = ExperimentConfig(), jobs: int = 1, save_dir: str | None = None, lrs: dict | None = None
-) -> dict:
-    """Tune on (``cfg.tune_language``, ``cfg.tune_seed``) unless ``lrs`` fixes the rates; train every
-    (language, seed) at the chosen rates (the tuning runs at those rates count as that seed's runs)."""
-    start, load = time.perf_counter(), os.getloadavg()
-    tuned = []
-    if lrs is None:
-        if cfg.tune_language not in cfg.languages:
-            raise ValueError(f"tune_language={cfg.tune_language} must be one of languages={cfg.languages}")
-        plan = [(cfg, cfg.tune_language, cfg.tune_seed, {m: [lr]}, save_dir) for m in cfg.models for lr in cfg.lrs]
-        tuned = _map(plan, jobs)
-        lrs = choose_lrs([r for t in tuned for r in t["runs"]], cfg)
-    done_before = {(t["language"], t["seed"]) for t in tuned}
-    plan = [
-        (cfg, lang, s, {m: [lrs[str(lang)][m]]}, save_dir)
-        for lang in cfg.languages
-        for s in cfg.seeds
-        if (lang, s) not in done_before
-        for m in cfg.models
-    ]
-    done = tuned + _map(plan, jobs)
-    if save_dir is not None:
-        _keep_chosen_weights(Path(save_dir), lrs, cfg)
-    runs = [r for t in done for r in t["runs"]]
-    return {
-        "config": asdict(cfg),
-        "chosen_lr": lrs,
-        "overlap": {f"{t['language']}/{t['seed']}": t["overlap"] for t in done},  # one per (language, seed)
-        "runs": runs,
-        "provenance": {
-            "wall_s": round(time.perf_counter() - start, 1),
-            "cpu_s": round(sum(r["cpu_s"] for r in runs), 1),
-            "jobs": jobs,
-            "threads_per_job": 1,
-            "load_average_start": [round(x, 2) for x in load],
-            "load_average_end": [round(x, 2) for x in os.getloadavg()],
-        },
-    }
-
-
-def _keep_chosen_weights(folder: Path, chosen: dict, cfg: ExperimentConfig) -> None:
-    """Keep the seed-0 verifier trained at its chosen rate as ``verifier_dyck<k>.pt``; drop the rest."""
-    for lang in cfg.languages:
-        for lr in cfg.lrs:
-            path = folder / f"verifier_dyck{lang}_lr{lr:g}.pt"
-            if not path.exists():
-                continue
-            if "verifier" in chosen[str(lang)] and lr == chosen[str(lang)]["verifier"]:
-                path.replace(folder / weights_name(lang))
-            else:
-                path.unlink()
-
-
-def chosen_runs(results: dict) -> list[dict]:
-    """The runs at each (language, model)'s chosen learning rate: one per seed."""
-    lrs = results["chosen_lr"]
-    return [r for r in results["runs"] if lrs[str(r["language"])].get(r["model"]) == r["lr"]]
+def _run_packed(task: tuple) -> dict:
+    return run_task(*task)
