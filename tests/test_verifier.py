@@ -219,7 +219,7 @@ def test_experiment_sweep_tunes_then_trains_every_seed():
     results = run_sweep(cfg)
     assert torch.get_num_threads() == threads  # each task trains on one thread, then restores the count
     runs = results["runs"]
-    assert len(runs) == 2 * 3 + 2  # every rate on the tuning seed, the chosen one on seed 1
+    assert len(runs) == 2 * len(cfg.lrs) + 2  # every rate on the tuning seed, the chosen one on seed 1
     assert {r["lr"] for r in runs if r["seed"] == 1 and r["model"] == "transformer"} == {
         results["chosen_lr"]["2"]["transformer"]
     }
@@ -233,6 +233,10 @@ def test_experiment_sweep_tunes_then_trains_every_seed():
     seq = next(r for r in runs if r["model"] == "verifier_seq")
     assert seq["hard"]["test"].keys() == {"validation", "depth"} and [p[0] for p in seq["curve"]] == [2, 3]
     assert set(MODELS) >= set(cfg.models) and results["overlap"]["2/0"]["test_in_train"] == 0
+    resumed = run_sweep(replace(cfg, lrs=cfg.lrs + (3e-2,)), previous=results)  # one more rate: 2 new runs
+    assert resumed["provenance"]["cpu_s"] > results["provenance"]["cpu_s"]
+    fresh = {(r["model"], r["lr"], r["seed"]): r["test"] for r in resumed["runs"]}
+    assert all(fresh[(r["model"], r["lr"], 0)] == r["test"] for r in runs if r["seed"] == 0)  # reused as they were
     full = replace(cfg, models=("transformer", "verifier"))
     keys = [m.key for m in measurements(run_sweep(full, lrs={"2": {"transformer": 1e-3, "verifier": 1e-3}}))]
     assert keys == [c.key for c in claims_for("verifier")]

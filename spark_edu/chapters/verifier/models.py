@@ -71,7 +71,7 @@ class ExperimentConfig:
     max_len: int = 96  # position table; covers the longest generalisation test
     steps: int = 400
     batch_size: int = 64
-    lrs: tuple[float, ...] = (1e-3, 3e-3, 1e-2)  # each model's learning rate is tuned over these
+    lrs: tuple[float, ...] = (1e-3, 3e-3, 1e-2, 3e-2)  # each model's learning rate is tuned over these
     tune_seed: int = 0  # the seed whose validation-part accuracy picks each model's learning rate
     tune_language: int = 2  # ... on this language; the other languages train at the same rates
     train: DyckConfig = DyckConfig(min_length=2, max_length=20, min_depth=1, max_depth=4)  # short, shallow
