@@ -283,7 +283,7 @@ def test_saved_results_and_weights_load_from_any_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the package's data folder, not the working directory
     results = load_results()
     assert results["config"]["steps"] == ExperimentConfig().steps and tuple(results["config"]["models"]) == MODELS
-    assert len(summary(results)) == 2 * (6 + 5) and overlap_totals(results)["test_in_train"] == 0
+    assert len(summary(results)) == 6 + 5 and overlap_totals(results)["test_in_train"] == 0
     test = dyck.make_dataset(200, DyckConfig(n_types=2, max_length=20, max_depth=4), torch.Generator().manual_seed(0))
     assert evaluate(load_model(language=2), test)["depth"] > 0.95  # the trained weights, not a fresh model
     figure = render(length=8, depth=2)  # the widget works without a model argument

@@ -97,7 +97,7 @@ def test_models_are_matched_and_baselines_are_causal():
     models = build_models(cfg, 0)
     assert set(models) == set(MODELS)
     target = count_parameters(models["verifier"])
-    for name in ("transformer", "lstm", "transformer_seq", "lstm_seq", "verifier_seq"):
+    for name in ("transformer", "lstm", "lstm_seq", "verifier_seq"):
         assert abs(count_parameters(models[name]) - target) / target < 0.02, name
     assert models["transformer"].encoder.config.n_layers >= 2 and models["transformer"].encoder.config.causal
     batch = dyck.encode(["(()())[]", "(()(([]"])

@@ -161,7 +161,7 @@ def plot_generalisation(
 
 def plot_learning_curves(
     results: dict,
-    models: tuple[str, ...] = ("transformer", "lstm", "verifier", "transformer_seq", "lstm_seq", "verifier_seq"),
+    models: tuple[str, ...] = ("transformer", "lstm", "verifier", "verifier_nopos", "lstm_seq", "verifier_seq"),
 ):
     """Validation-part accuracy vs training step per language (mean, 95% band over seeds).
 
@@ -169,7 +169,7 @@ def plot_learning_curves(
     from spark_edu.plots import subplots
 
     languages = results["config"]["languages"]
-    fig, axes = subplots(1, len(languages), width=3.4, height=2.6)
+    fig, axes = subplots(1, len(languages), width=6.0 if len(languages) == 1 else 3.4, height=3.0)
     for ax, lang in zip(axes[0], languages):
         for model in models:
             steps, pts = learning_curve(results, lang, model)

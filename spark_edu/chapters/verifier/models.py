@@ -82,7 +82,7 @@ class ExperimentConfig:
     probe_depths: tuple[int, ...] = (4, 8, 12)
     eval_every: int = 100  # steps between learning-curve points
     seeds: tuple[int, ...] = (0, 1, 2)
-    languages: tuple[int, ...] = (1, 2)  # Dyck-1, Dyck-2
+    languages: tuple[int, ...] = (2,)  # Dyck-2 (a stack is needed); add 1 for Dyck-1 (a counter suffices)
     models: tuple[str, ...] = MODELS  # which conditions to train
     probes: bool = True  # evaluate the length / depth probes
 
