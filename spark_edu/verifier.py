@@ -258,16 +258,23 @@ def verifier_loss(
     prefix_ok: torch.Tensor,
     valid: torch.Tensor,
     mask: torch.Tensor,
+    sequence_only: bool = False,
 ) -> torch.Tensor:
     """Sequence BCE + per-step BCE (prefix valid) + per-step MSE (depth), averaged over real steps.
 
     Works for any model that emits the three predictions (the verifier head and the
-    baseline alike), so both are trained on exactly the same objective.
+    baseline alike), so both are trained on exactly the same objective. ``sequence_only=True``
+    keeps the sequence BCE alone: no per-step label (depth, prefix) reaches the model, so a
+    stack that counts must be discovered from the valid/invalid label.
     """
     _check_loss_inputs(depth, step_logits, valid_logits, depth_target, prefix_ok, valid, mask)
+    if not isinstance(sequence_only, bool):
+        raise TypeError(f"sequence_only must be a bool, got {sequence_only!r}")
     m = mask.to(depth.dtype)  # (B, T)
     n = m.sum().clamp_min(1.0)
     seq = F.binary_cross_entropy_with_logits(valid_logits, valid.to(valid_logits.dtype))
+    if sequence_only:
+        return seq
     step = (
         F.binary_cross_entropy_with_logits(step_logits, prefix_ok.to(step_logits.dtype), reduction="none") * m
     ).sum() / n

@@ -195,28 +195,51 @@ def test_hard_mode_runs_a_discrete_stack():
     torch.testing.assert_close(out.stack_depth, out.stack_depth.round())  # a whole number of elements
 
 
-def test_experiment_models_are_matched_and_trainable():
+def test_experiment_sweep_tunes_then_trains_every_seed():
     from dataclasses import replace
 
-    from spark_edu.chapters.verifier.experiments import measurements, run_all
-    from spark_edu.chapters.verifier.models import MODELS, QUICK, build_models
+    from spark_edu.chapters.verifier.experiments import measurements, summary
+    from spark_edu.chapters.verifier.models import MODELS, QUICK
+    from spark_edu.chapters.verifier.sweep import run_sweep
     from spark_edu.claims import claims_for
 
     cfg = replace(
-        QUICK, steps=3, n_test=20, n_probe=10, probe_lengths=(24,), probe_depths=(6,), seeds=(0,), models=MODELS
+        QUICK,
+        steps=3,
+        n_test=20,
+        n_val=20,
+        n_probe=10,
+        probe_lengths=(24,),
+        probe_depths=(6,),
+        seeds=(0, 1),
+        models=("transformer", "verifier_seq"),
+        eval_every=2,
     )
-    models = build_models(cfg, 0)
-    sizes = {name: count_parameters(m) for name, m in models.items()}
-    assert abs(sizes["standard"] - sizes["verifier"]) / sizes["verifier"] < 0.01
     threads = torch.get_num_threads()
-    results = run_all(cfg)
-    assert torch.get_num_threads() == threads  # run_one trains on one thread, then restores the count
-    keys = [m.key for m in measurements(results)]
+    results = run_sweep(cfg)
+    assert torch.get_num_threads() == threads  # each task trains on one thread, then restores the count
+    runs = results["runs"]
+    assert len(runs) == 2 * len(cfg.lrs) + 2  # every rate on the tuning seed, the chosen one on seed 1
+    assert {r["lr"] for r in runs if r["seed"] == 1 and r["model"] == "transformer"} == {
+        results["chosen_lr"]["2"]["transformer"]
+    }
+    rows = summary(results)
+    assert {(r["model"], r["task"]) for r in rows} == {
+        ("transformer", "validation"),
+        ("transformer", "depth"),
+        ("verifier_seq", "validation"),
+        ("verifier_seq", "depth"),
+    } and all(r["seeds"] == 2 for r in rows)
+    seq = next(r for r in runs if r["model"] == "verifier_seq")
+    assert seq["hard"]["test"].keys() == {"validation", "depth"} and [p[0] for p in seq["curve"]] == [2, 3]
+    assert set(MODELS) >= set(cfg.models) and results["overlap"]["2/0"]["test_in_train"] == 0
+    resumed = run_sweep(replace(cfg, lrs=cfg.lrs + (3e-2,)), previous=results)  # one more rate: 2 new runs
+    assert resumed["provenance"]["cpu_s"] > results["provenance"]["cpu_s"]
+    fresh = {(r["model"], r["lr"], r["seed"]): r["test"] for r in resumed["runs"]}
+    assert all(fresh[(r["model"], r["lr"], 0)] == r["test"] for r in runs if r["seed"] == 0)  # reused as they were
+    full = replace(cfg, models=("transformer", "verifier"))
+    keys = [m.key for m in measurements(run_sweep(full, lrs={"2": {"transformer": 1e-3, "verifier": 1e-3}}))]
     assert keys == [c.key for c in claims_for("verifier")]
-    run = results["runs"][0]
-    assert {"standard", "verifier", "verifier_hard", "verifier_nopos", "verifier_nopos_hard"} <= set(run)
-    assert run["verifier_hard"]["final_loss"] == run["verifier"]["final_loss"]  # one model, two test modes
-    assert list(run["verifier"]["by_length"]) == [24] and list(run["verifier"]["by_depth"]) == [6]
 
 
 class _Oracle(torch.nn.Module):
@@ -240,7 +263,7 @@ class _Oracle(torch.nn.Module):
 
 
 def test_evaluate_counts_exactly_over_chunks_and_ignores_padding():
-    from spark_edu.chapters.verifier.experiments import evaluate
+    from spark_edu.chapters.verifier.runs import evaluate
 
     strings = "() (( ([]) ([)] []() (() )( [[]] (((()))) ([] ()[]() ][ [()] ((( ()()() [(]) [[[]]] )) ([()[]]) (]"
     batch = dyck.encode(strings.split())  # 20 distinct strings of lengths 2 to 8: padded, valid and not
@@ -252,13 +275,15 @@ def test_evaluate_counts_exactly_over_chunks_and_ignores_padding():
 def test_saved_results_and_weights_load_from_any_folder(tmp_path, monkeypatch):
     import matplotlib.pyplot as plt
 
-    from spark_edu.chapters.verifier.experiments import evaluate, load_results, summary
+    from spark_edu.chapters.verifier.experiments import load_results, overlap_totals, summary
     from spark_edu.chapters.verifier.figures import render
-    from spark_edu.chapters.verifier.models import load_model
+    from spark_edu.chapters.verifier.models import MODELS, ExperimentConfig, load_model
+    from spark_edu.chapters.verifier.runs import evaluate
 
     monkeypatch.chdir(tmp_path)  # the package's data folder, not the working directory
     results = load_results()
-    assert results["config"]["steps"] == 1000 and len(summary(results)) == 2 * 2 * 3
+    assert results["config"]["steps"] == ExperimentConfig().steps and tuple(results["config"]["models"]) == MODELS
+    assert len(summary(results)) == 6 + 5 and overlap_totals(results)["test_in_train"] == 0
     test = dyck.make_dataset(200, DyckConfig(n_types=2, max_length=20, max_depth=4), torch.Generator().manual_seed(0))
     assert evaluate(load_model(language=2), test)["depth"] > 0.95  # the trained weights, not a fresh model
     figure = render(length=8, depth=2)  # the widget works without a model argument

@@ -18,10 +18,18 @@ Encoding, worked example (Dyck-2, ``"([])]"`` padded to length 6)::
 
 A closing bracket on an empty stack is an underflow (the stack stays empty); a closing
 bracket of the wrong type is a mismatch (the top is still popped).
+
+Disjoint parts. :func:`part_of` assigns every string, once and for all, to one of ``PARTS``
+by a stable hash (CRC-32 of its symbols, mod 10: 0 is ``"test"``, 1 is ``"val"``, the rest
+``"train"``). Drawing with ``part=`` keeps only strings of that part (re-drawing the others),
+so training batches and test sets drawn with different parts can never share a string, however
+many are drawn; ``unique=True`` also removes duplicates. The price: the test part holds a
+tenth of the short strings, so a deduplicated test set leans towards longer strings.
 """
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
 import torch
@@ -31,6 +39,8 @@ from spark_edu.validation import check_positive_int
 PAD = 0
 ALPHABET = "()[]"  # token id = 1 + index
 OPEN, CLOSE = "([", ")]"
+PARTS = ("train", "val", "test")
+_MAX_REDRAWS = 10_000  # attempts to find a string of the asked part (or a new one) before giving up
 
 
 @dataclass(frozen=True)
@@ -187,18 +197,56 @@ def encode(strings: list[str]) -> DyckBatch:
     return DyckBatch(list(strings), tokens, tokens != PAD, depth, prefix_ok, valid)
 
 
-def sample_strings(n: int, config: DyckConfig, g: torch.Generator) -> list[str]:
-    """``n`` strings (``n`` even): valid and corrupted alternate, so classes are exactly balanced."""
+def part_of(s: str) -> str:
+    """The part ``s`` belongs to: ``"test"`` (CRC-32 mod 10 = 0), ``"val"`` (1) or ``"train"``."""
+    _check_string(s)
+    bucket = zlib.crc32(s.encode()) % 10
+    return PARTS[2] if bucket == 0 else PARTS[1] if bucket == 1 else PARTS[0]
+
+
+def _draw(make, part: str | None, seen: set[str] | None) -> str:
+    """``make()`` again until its string is of ``part`` (any if None) and not in ``seen``."""
+    for _ in range(_MAX_REDRAWS):
+        s = make()
+        if (part is None or part_of(s) == part) and (seen is None or s not in seen):
+            if seen is not None:
+                seen.add(s)
+            return s
+    raise ValueError(
+        f"no new string of part {part!r} found in {_MAX_REDRAWS} draws: the configuration holds too few "
+        "distinct strings; ask for fewer, or allow duplicates (unique=False)"
+    )
+
+
+def sample_strings(
+    n: int, config: DyckConfig, g: torch.Generator, part: str | None = None, unique: bool = False
+) -> list[str]:
+    """``n`` strings (``n`` even): valid and corrupted alternate, so classes are exactly balanced.
+
+    ``part`` (one of ``PARTS``) keeps only strings of that part (:func:`part_of`); ``unique``
+    returns ``n`` distinct strings. The defaults draw exactly as before these options existed.
+    """
     check_positive_int("n", n)
     if n % 2:
         raise ValueError(f"n must be even so the classes balance, got {n}")
+    if part is not None and part not in PARTS:
+        raise ValueError(f"part must be one of {PARTS} or None, got {part!r}")
+    if part is None and not unique:
+        out = []
+        for _ in range(n // 2):
+            out.append(sample_valid(config, g))
+            out.append(corrupt(sample_valid(config, g), config.n_types, g))
+        return out
+    seen = set() if unique else None
     out = []
     for _ in range(n // 2):
-        out.append(sample_valid(config, g))
-        out.append(corrupt(sample_valid(config, g), config.n_types, g))
+        out.append(_draw(lambda: sample_valid(config, g), part, seen))
+        out.append(_draw(lambda: corrupt(sample_valid(config, g), config.n_types, g), part, seen))
     return out
 
 
-def make_dataset(n: int, config: DyckConfig, g: torch.Generator) -> DyckBatch:
-    """A balanced, encoded set of ``n`` strings drawn with ``g``."""
-    return encode(sample_strings(n, config, g))
+def make_dataset(
+    n: int, config: DyckConfig, g: torch.Generator, part: str | None = None, unique: bool = False
+) -> DyckBatch:
+    """A balanced, encoded set of ``n`` strings drawn with ``g`` (``part``, ``unique``: see :func:`sample_strings`)."""
+    return encode(sample_strings(n, config, g, part, unique))

@@ -9,18 +9,20 @@ from functools import lru_cache
 
 import torch
 
-from spark_edu.chapters.verifier.experiments import curve
+from spark_edu.chapters.verifier.experiments import curve, learning_curve
 from spark_edu.chapters.verifier.models import LABELS, TASKS, VerifierModel, load_model
 from spark_edu.tasks import dyck
 from spark_edu.tasks.dyck import DyckConfig
 
 _COLORS = {
-    "standard": "#4c72b0",
+    "transformer": "#4c72b0",
+    "lstm": "#8172b2",
     "verifier": "#c44e52",
     "verifier_hard": "#c44e52",
     "verifier_nopos": "#55a868",
     "verifier_nopos_hard": "#55a868",
 }
+_COLORS.update({k + "_seq": v for k, v in list(_COLORS.items()) if not k.endswith("_hard")})
 
 
 @torch.no_grad()
@@ -121,9 +123,9 @@ def render(
 
 
 def plot_generalisation(
-    results: dict, language: int, models: tuple[str, ...] = ("standard", "verifier", "verifier_nopos")
+    results: dict, language: int, models: tuple[str, ...] = ("transformer", "lstm", "verifier", "verifier_nopos")
 ):
-    """Accuracy vs test length and vs nesting depth, both models, both tasks (mean, 95% interval)."""
+    """Accuracy vs test length and vs nesting depth, each model, both tasks (mean, 95% interval)."""
     from spark_edu.plots import subplots
 
     fig, axes = subplots(2, 2, width=3.4, height=2.6)
@@ -154,4 +156,33 @@ def plot_generalisation(
             ax.set(xlabel=label, ylabel=f"{task} accuracy", ylim=(-0.02, 1.02))
     axes[0, 0].legend(fontsize=8)
     fig.suptitle(f"Dyck-{language}: trained on length ≤ {train['max_length']}, depth ≤ {train['max_depth']}")
+    return fig
+
+
+def plot_learning_curves(
+    results: dict,
+    models: tuple[str, ...] = ("transformer", "lstm", "verifier", "verifier_nopos", "lstm_seq", "verifier_seq"),
+):
+    """Validation-part accuracy vs training step per language (mean, 95% band over seeds).
+
+    Solid lines: trained on every label; dashed: on the sequence label only."""
+    from spark_edu.plots import subplots
+
+    languages = results["config"]["languages"]
+    fig, axes = subplots(1, len(languages), width=6.0 if len(languages) == 1 else 3.4, height=3.0)
+    for ax, lang in zip(axes[0], languages):
+        for model in models:
+            steps, pts = learning_curve(results, lang, model)
+            ax.plot(
+                steps,
+                [p[0] for p in pts],
+                color=_COLORS[model],
+                linestyle="--" if model.endswith("_seq") else "-",
+                label=LABELS[model],
+                marker="o",
+                ms=3,
+            )
+            ax.fill_between(steps, [p[1] for p in pts], [p[2] for p in pts], color=_COLORS[model], alpha=0.15)
+        ax.set(xlabel="training step", ylabel="validation accuracy", title=f"Dyck-{lang}", ylim=(0.45, 1.02))
+    axes[0, -1].legend(fontsize=7, loc="lower right")
     return fig

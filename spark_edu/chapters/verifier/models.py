@@ -1,10 +1,18 @@
-"""The two models of the verifier-head chapter, their configuration and the shipped weights.
+"""The models of the verifier-head chapter, their configuration and the shipped weights.
 
-* ``verifier``: a small :class:`spark_edu.transformer.Transformer` encoder, then
+Every model reads the same tokens and ends in the same :class:`~spark_edu.verifier.Readout`,
+and all have the same number of trainable parameters within 2%:
+
+* ``verifier``: a one-layer :class:`spark_edu.transformer.Transformer` encoder, then
   :class:`spark_edu.verifier.VerifierHead` (stack + readout); ``verifier_nopos`` is the same
-  without position embeddings;
-* ``standard``: the same encoder with a wider MLP (``d_ff`` chosen so the parameter counts
-  match within 1%) and the same :class:`~spark_edu.verifier.Readout`, fed hidden states only.
+  without position embeddings (the stack is then its only sense of order);
+* ``transformer``: a *causal* transformer with two layers (``d_ff`` chosen to match sizes),
+  fed to the readout directly, so every per-step prediction sees only its prefix;
+* ``lstm``: an embedding, one LSTM layer (hidden width chosen to match sizes), the readout.
+
+A name ending in ``_seq`` (``verifier_seq``, ``lstm_seq``; ``transformer_seq`` exists but is not
+in the default sweep) is the same architecture trained on the sequence label alone
+(``verifier_loss(..., sequence_only=True)``).
 
 :func:`load_model` rebuilds a trained verifier from its saved weights (by default the seed-0
 verifier shipped in ``spark_edu/data/verifier/``).
@@ -24,48 +32,62 @@ from spark_edu.tasks.dyck import DyckBatch, DyckConfig
 from spark_edu.transformer import Transformer, TransformerConfig, count_parameters
 from spark_edu.verifier import Readout, VerifierHead, VerifierOutput
 
-MODELS = ("standard", "verifier", "verifier_nopos")
+MODELS = ("transformer", "lstm", "verifier", "verifier_nopos", "lstm_seq", "verifier_seq")
 LABELS = {
-    "standard": "standard transformer",
+    "transformer": "causal transformer, 2 layers",
+    "lstm": "LSTM",
     "verifier": "verifier head",
     "verifier_nopos": "verifier, no positions",
     "verifier_hard": "verifier head, discrete stack at test",
     "verifier_nopos_hard": "no positions, discrete stack at test",
+    "transformer_seq": "causal transformer, sequence label only",
+    "lstm_seq": "LSTM, sequence label only",
+    "verifier_seq": "verifier head, sequence label only",
+    "verifier_seq_hard": "sequence label only, discrete stack at test",
 }
 TASKS = ("validation", "depth")
+
+
+def architecture(name: str) -> str:
+    """``verifier_seq`` -> ``verifier``: the model a condition trains."""
+    if name not in MODELS + ("transformer_seq",):
+        raise ValueError(f"model must be one of {MODELS + ('transformer_seq',)}, got {name!r}")
+    return name.removesuffix("_seq")
+
+
+def sequence_only(name: str) -> bool:
+    """True for the conditions trained on the sequence label alone."""
+    return architecture(name) != name
 
 
 @dataclass(frozen=True)
 class ExperimentConfig:
     d_model: int = 32
     n_heads: int = 4
-    n_layers: int = 1  # encoder layers (both models)
+    n_layers: int = 1  # the verifier's encoder layers
+    baseline_layers: int = 2  # the causal transformer's layers
     stack_size: int = 16
     element_dim: int = 8
     max_len: int = 96  # position table; covers the longest generalisation test
-    steps: int = 1000
+    steps: int = 400
     batch_size: int = 64
-    lr: float = 3e-3
+    lrs: tuple[float, ...] = (1e-3, 3e-3, 1e-2, 3e-2)  # each model's learning rate is tuned over these
+    tune_seed: int = 0  # the seed whose validation-part accuracy picks each model's learning rate
+    tune_language: int = 2  # ... on this language; the other languages train at the same rates
     train: DyckConfig = DyckConfig(min_length=2, max_length=20, min_depth=1, max_depth=4)  # short, shallow
-    n_test: int = 1000  # test strings per (language, seed), half valid
-    n_probe: int = 200  # strings per length / depth bin in the generalisation probes
-    probe_lengths: tuple[int, ...] = (20, 32, 48, 64, 80)
-    probe_depths: tuple[int, ...] = (2, 4, 6, 8, 10, 12)
+    n_test: int = 1000  # distinct test-part strings per (language, seed), half valid
+    n_val: int = 500  # distinct validation-part strings: learning-rate choice and learning curves
+    n_probe: int = 100  # test-part strings per length / depth bin in the generalisation probes
+    probe_lengths: tuple[int, ...] = (20, 40, 80)
+    probe_depths: tuple[int, ...] = (4, 8, 12)
+    eval_every: int = 100  # steps between learning-curve points
     seeds: tuple[int, ...] = (0, 1, 2)
-    languages: tuple[int, ...] = (1, 2)  # Dyck-1, Dyck-2
-    models: tuple[str, ...] = MODELS  # which of the three models to train
+    languages: tuple[int, ...] = (2,)  # Dyck-2 (a stack is needed); add 1 for Dyck-1 (a counter suffices)
+    models: tuple[str, ...] = MODELS  # which conditions to train
+    probes: bool = True  # evaluate the length / depth probes
 
 
-QUICK = ExperimentConfig(
-    steps=300,
-    seeds=(0, 1),
-    languages=(2,),
-    n_test=1000,
-    n_probe=100,
-    probe_lengths=(20, 48, 80),
-    probe_depths=(4, 8, 12),
-    models=("standard", "verifier"),
-)  # about a minute on one core
+QUICK = ExperimentConfig(steps=300, seeds=(0, 1), languages=(2,), n_probe=50, models=("transformer", "verifier"))
 
 
 class VerifierModel(nn.Module):
@@ -85,7 +107,7 @@ class VerifierModel(nn.Module):
 
 
 class StandardModel(nn.Module):
-    """Transformer encoder -> the same :class:`Readout` on hidden states alone (no stack)."""
+    """Transformer encoder (causal when its config says so) -> the same :class:`Readout`, no stack."""
 
     def __init__(self, config: TransformerConfig):
         super().__init__()
@@ -97,8 +119,24 @@ class StandardModel(nn.Module):
         return self.readout(h, mask)
 
 
+class LSTMModel(nn.Module):
+    """Embedding (``d_embed``) -> one LSTM layer (``hidden``) -> the same :class:`Readout`.
+
+    Padding sits at the end, so it never reaches a real step of a left-to-right LSTM."""
+
+    def __init__(self, vocab_size: int, d_embed: int, hidden: int):
+        super().__init__()
+        self.embed = nn.Embedding(vocab_size, d_embed)
+        self.lstm = nn.LSTM(d_embed, hidden, batch_first=True)
+        self.readout = Readout(hidden, max(1, hidden // 2))
+
+    def forward(self, tokens: torch.Tensor, mask: torch.Tensor):
+        h, _ = self.lstm(self.embed(tokens))  # (B, T, hidden)
+        return self.readout(h, mask)
+
+
 def predictions(model: nn.Module, batch: DyckBatch, hard: bool = False):
-    """``(depth, step_logits, valid_logits)`` for either model (``hard``: discrete stack)."""
+    """``(depth, step_logits, valid_logits)`` for any model (``hard``: discrete stack)."""
     out = (
         model(batch.tokens, batch.mask, hard=hard)
         if isinstance(model, VerifierModel)
@@ -107,28 +145,31 @@ def predictions(model: nn.Module, batch: DyckBatch, hard: bool = False):
     return (out.depth, out.step_logits, out.valid_logits) if isinstance(out, VerifierOutput) else out
 
 
-def build_models(cfg: ExperimentConfig, seed: int) -> dict[str, nn.Module]:
-    """Both models, seeded; the standard model's ``d_ff`` is the one that best matches sizes."""
+def _closest(build, widths, target: int) -> int:
+    return min(widths, key=lambda w: abs(count_parameters(build(w)) - target))
+
+
+def build_models(cfg: ExperimentConfig, seed: int, names: tuple[str, ...] = MODELS) -> dict[str, nn.Module]:
+    """The named models, each seeded with ``seed``; baselines sized to the verifier's count."""
+    vocab = len(dyck.ALPHABET) + 1
     base = TransformerConfig(
-        vocab_size=len(dyck.ALPHABET) + 1,
-        d_model=cfg.d_model,
-        n_heads=cfg.n_heads,
-        n_layers=cfg.n_layers,
-        max_len=cfg.max_len,
+        vocab_size=vocab, d_model=cfg.d_model, n_heads=cfg.n_heads, n_layers=cfg.n_layers, max_len=cfg.max_len
     )
-    torch.manual_seed(seed)
-    verifier = VerifierModel(base, cfg.stack_size, cfg.element_dim)
-    target = count_parameters(verifier)
-    width = lambda d_ff: count_parameters(StandardModel(replace(base, d_ff=d_ff)))  # noqa: E731
-    d_ff = min(range(base.ff_width, 4 * base.ff_width), key=lambda f: abs(width(f) - target))
-    torch.manual_seed(seed)
-    standard = StandardModel(replace(base, d_ff=d_ff))
-    torch.manual_seed(seed)
-    return {
-        "standard": standard,
-        "verifier": verifier,
-        "verifier_nopos": VerifierModel(base, cfg.stack_size, cfg.element_dim, positions=False),
+    causal = replace(base, n_layers=cfg.baseline_layers, causal=True)
+    target = count_parameters(VerifierModel(base, cfg.stack_size, cfg.element_dim))
+    d_ff = _closest(lambda f: StandardModel(replace(causal, d_ff=f)), range(1, 4 * cfg.d_model + 1), target)
+    hidden = _closest(lambda h: LSTMModel(vocab, cfg.d_model, h), range(2, 4 * cfg.d_model + 1), target)
+    builders = {
+        "transformer": lambda: StandardModel(replace(causal, d_ff=d_ff)),
+        "lstm": lambda: LSTMModel(vocab, cfg.d_model, hidden),
+        "verifier": lambda: VerifierModel(base, cfg.stack_size, cfg.element_dim),
+        "verifier_nopos": lambda: VerifierModel(base, cfg.stack_size, cfg.element_dim, positions=False),
     }
+    out = {}
+    for name in names:
+        torch.manual_seed(seed)
+        out[name] = builders[architecture(name)]()
+    return out
 
 
 def weights_name(language: int, name: str = "verifier") -> str:
@@ -142,12 +183,18 @@ def load_model(
     positions: bool = True,
     language: int = 2,
 ) -> VerifierModel:
-    """A trained verifier saved by :func:`~spark_edu.chapters.verifier.experiments.run_one`.
+    """A trained verifier saved by ``python -m spark_edu run verifier``.
 
     ``path=None`` loads the seed-0 verifier for Dyck-``language`` that ships with the package.
     """
     if path is None:
         path = results.saved_file("verifier", weights_name(language))
-    model = build_models(cfg, 0)["verifier" if positions else "verifier_nopos"]
+    model = build_models(cfg, 0, ("verifier" if positions else "verifier_nopos",))
+    model = next(iter(model.values()))
     model.load_state_dict(torch.load(path, weights_only=True))
     return model.eval()
+
+
+def train_config(cfg: ExperimentConfig, language: int) -> DyckConfig:
+    """The training distribution for Dyck-``language``."""
+    return replace(cfg.train, n_types=language)
