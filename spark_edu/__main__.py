@@ -15,7 +15,7 @@ from spark_edu import __version__
 from spark_edu.commandline import HelpFormatter, Parser
 
 #: Chapters whose ``commands.py`` adds subcommands, in the order ``--help`` lists them.
-COMMAND_CHAPTERS = ("audit", "sparse_attention", "moe", "fk_attention", "verifier", "spark_model")
+COMMAND_CHAPTERS = ("audit", "sparse_attention", "moe", "fk_attention", "spd_router", "verifier", "spark_model")
 GROUPS = {
     "bench": "side-by-side benchmarks (paired timings, medians and IQRs)",
     "run": "regenerate a chapter's saved results",

@@ -221,16 +221,16 @@ def test_bad_input_raises_value_error():
         dct_denoise(torch.randn(2, 16), "lowpass")
 
 
-def test_prior_wiener_gate_and_spectrum():
+def test_dct_diagonal_wiener_gate_and_spectrum():
     from spark_edu.spd.baselines import prior_spectrum
 
     power = torch.tensor([3.0, 1.0, 0.0, 0.0])
-    gate = gate_for("prior_wiener", torch.zeros(2, 4), torch.tensor([1.0, 1.0]), signal_power=power)
+    gate = gate_for("dct_diagonal_wiener", torch.zeros(2, 4), torch.tensor([1.0, 1.0]), signal_power=power)
     torch.testing.assert_close(gate, torch.tensor([[0.75, 0.5, 0.0, 0.0]] * 2))
     clean = torch.stack([dct_basis(4)[:, 0] * 2, dct_basis(4)[:, 1] * 4])  # c = (2, 0, 0, 0) and (0, 4, 0, 0)
     torch.testing.assert_close(prior_spectrum(clean), torch.tensor([2.0, 8.0, 0.0, 0.0]), atol=1e-5, rtol=0)
     with pytest.raises(ValueError, match="signal_power"):
-        dct_denoise(torch.randn(2, 4), "prior_wiener", sigma=1.0)
+        dct_denoise(torch.randn(2, 4), "dct_diagonal_wiener", sigma=1.0)
 
 
 def _fake_records(level_values: dict[str, list[float]]) -> list[dict]:
@@ -248,7 +248,7 @@ def _fake_records(level_values: dict[str, list[float]]) -> list[dict]:
 
 
 def test_claim_measurements_are_the_learned_router_over_seeds():
-    """Value, low and high of each claim are the mean, min and max over seeds of the learned-basis
+    """Value, low and high of each claim are the mean and 95% interval over seeds of the learned-basis
     router at that claim's noise level and metric: not another method's, level's or metric's."""
     from spark_edu.chapters.spd_router.experiments import claim_measurements
     from spark_edu.chapters.spd_router.prototype import NOISE_LEVELS
@@ -264,7 +264,8 @@ def test_claim_measurements_are_the_learned_router_over_seeds():
             expected = [sign * (v + i) for v in learned]
             m = measurements[f"spark.spd.{short}.n{level}"]
             assert m.value == pytest.approx(statistics.mean(expected))
-            assert (m.low, m.high) == pytest.approx((min(expected), max(expected)))
+            half = 4.303 * statistics.stdev(expected) / math.sqrt(3)  # 95% Student-t, 2 degrees of freedom
+            assert (m.low, m.high) == pytest.approx((m.value - half, m.value + half))
             p = proto[level][metric]
             assert f"re-run: {statistics.mean(p):.3f} [{min(p):.3f}, {max(p):.3f}]" in m.reason
             assert [r["seed"] for r in m.details["records"] if r["method"] == "router, learned basis"] == [0, 1, 2]

@@ -10,9 +10,11 @@ the same ``σ`` in every coefficient, while a few low-frequency coefficients car
   ``τ = σ √(2 ln N)`` (Donoho & Johnstone, 1994; Donoho, 1995);
 * Wiener-style shrinkage ``g = max(0, 1 − σ²/c²)`` (eq-spd-wiener): each coefficient is
   scaled by its estimated signal power over its total power (Wiener, 1949);
-* the classical Wiener filter with a *prior* spectrum, ``g_f = P_f / (P_f + σ²)`` where
-  ``P_f = E[c_f²]`` of clean training signals (eq-spd-prior-wiener): the best *fixed* linear
-  filter for the signal distribution, the fair opponent of a router trained on that data;
+* the DCT-diagonal Wiener gate with a *prior* spectrum, ``g_f = P_f / (P_f + σ²)`` where
+  ``P_f = E[c_f²]`` of clean training signals (eq-spd-diagonal-wiener): the Wiener filter
+  restricted to gates, i.e. to filters that are diagonal in the DCT basis. It is the best
+  linear filter only when the DCT diagonalises the signals' covariance; the unrestricted
+  best linear filter, ``W = C (C + σ² I)⁻¹``, is :class:`spark_edu.spd.lmmse.LMMSE`;
 * a low-pass projection ``g_f = 1[f < cutoff]`` (eq-spd-lowpass): the right choice when the
   band of the signals is known in advance, which is what a trained router can learn;
 * ``σ`` known, or estimated by the median absolute deviation of the upper half of the
@@ -29,7 +31,7 @@ import torch
 from spark_edu.spd.router import dct_basis, split
 from spark_edu.validation import check_finite, check_float, check_range
 
-METHODS = ("hard", "soft", "wiener", "lowpass", "prior_wiener")
+METHODS = ("hard", "soft", "wiener", "lowpass", "dct_diagonal_wiener")
 MAD_TO_SIGMA = 0.6745  # median |N(0, 1)|
 
 
@@ -58,10 +60,10 @@ def gate_for(
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     c = coefficients  # (..., N)
-    if method == "prior_wiener":
+    if method == "dct_diagonal_wiener":
         if signal_power is None or signal_power.shape != c.shape[-1:]:
-            raise ValueError(f"prior_wiener needs signal_power of shape ({c.shape[-1]},)")
-        return (signal_power / (signal_power + sigma[..., None] ** 2)).expand_as(c)  # eq-spd-prior-wiener
+            raise ValueError(f"dct_diagonal_wiener needs signal_power of shape ({c.shape[-1]},)")
+        return (signal_power / (signal_power + sigma[..., None] ** 2)).expand_as(c)  # eq-spd-diagonal-wiener
     if method == "lowpass":
         if cutoff is None or not 1 <= cutoff <= c.shape[-1]:
             raise ValueError(f"lowpass needs cutoff in [1, {c.shape[-1]}], got {cutoff!r}")
@@ -85,7 +87,7 @@ def dct_denoise(
     """Denoise signals (..., N) by ``method`` in the DCT basis; ``sigma=None`` estimates it (MAD).
 
     ``cutoff`` (number of DCT frequencies kept) is used by ``"lowpass"`` only, ``signal_power``
-    (N,) (see :func:`prior_spectrum`) by ``"prior_wiener"`` only.
+    (N,) (see :func:`prior_spectrum`) by ``"dct_diagonal_wiener"`` only.
     """
     check_float("noisy", noisy)
     if sigma is not None:

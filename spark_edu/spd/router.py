@@ -172,8 +172,11 @@ class SPDRouter(nn.Module):
         """eq-spd-separation: ``λ · (‖pred(x_struct) − x‖²/C − H̄(x_pseudo))`` as a tensor.
 
         The structured coefficients alone should explain ``x``; the pseudo part should have a
-        high "entropy" ``H̄ = mean(−|p| log|p|)``. The prototype computed the same two terms
-        but returned ``loss.item()``: a Python float, so no parameter ever received its gradient.
+        high "entropy" ``H̄ = mean(−|p| log|p|)``. The prototype's ``_compute_separation_loss``
+        differs in three ways: it weighted only the entropy, ``mse − λ·H``; its ``H`` summed
+        ``−p log(p + 1e-8)`` over the P features and averaged over tokens (P times larger); and it
+        took no absolute value, so any negative ``p`` gave ``log`` of a negative number, NaN. It
+        then returned ``loss.item()``: a Python float, so no parameter ever received its gradient.
         """
         predicted = self.separation_predictor(x_struct)  # (B, T, C)
         struct_loss = F.mse_loss(predicted, x)  # ()

@@ -1,24 +1,28 @@
 """Figures of the SPD router chapter and the widget's ``render``.
 
 :func:`plot_sweep` draws the noise sweep of :mod:`~spark_edu.chapters.spd_router.experiments`;
-:func:`render` trains (once per setting, cached) a learned-basis router and shows how it splits
-one held-out signal, beside the Wiener shrinkage.
+:func:`plot_conditions` the non-stationary runs of :mod:`~spark_edu.chapters.spd_router.nonstationary`;
+:func:`render` trains (once per setting, cached) a learned-basis router for 300 steps and shows how it splits
+one held-out signal, beside the LMMSE and the Wiener shrinkage.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import torch
 
 from spark_edu.chapters.spd_router.experiments import (
+    LMMSE_NAME,
     METHODS,
     ROUTERS,
     SweepConfig,
     router_estimate,
     summarize,
-    train_router,
+    trained_router,
+    training_lmmse,
 )
+from spark_edu.chapters.spd_router.nonstationary import CONDITIONS
+from spark_edu.chapters.spd_router.nonstationary import METHODS as CONDITION_METHODS
+from spark_edu.measure import mean_interval
 from spark_edu.plots import subplots
 from spark_edu.spd import SPDRouter, snr_improvement_db
 from spark_edu.spd.baselines import dct_denoise
@@ -26,7 +30,7 @@ from spark_edu.tasks.signals import sinusoid_mixture
 
 
 def plot_sweep(records: list[dict], axes=None):
-    """SNR gain and ρ against noise level for every method (error bars: min–max over seeds)."""
+    """SNR gain and ρ against noise level for every method (error bars: 95% interval over seeds)."""
     if axes is None:
         fig, grid = subplots(1, 2, width=4.2, height=3.2)
         axes = grid[0]
@@ -45,15 +49,35 @@ def plot_sweep(records: list[dict], axes=None):
                 [summary[(m, lv)][2] - mean[i] for i, lv in enumerate(levels)],
             ]
             style = "-" if m in ROUTERS else "--"
-            ax.errorbar(levels, mean, yerr=err, marker="o", linestyle=style, capsize=2, label=m, markersize=4)
+            extra = {"color": "k", "lw": 2} if m == LMMSE_NAME else {}
+            ax.errorbar(levels, mean, yerr=err, marker="o", linestyle=style, capsize=2, label=m, markersize=4, **extra)
         ax.set(xlabel="noise level σ", ylabel=label)
     return axes[0].figure
 
 
-@lru_cache(maxsize=32)
+def plot_conditions(records: list[dict], axes=None):
+    """Mean ΔSNR of every method on each non-stationary condition, with 95% intervals over seeds."""
+    if axes is None:
+        fig, grid = subplots(1, len(CONDITIONS), width=4.4, height=3.0, sharex=True)
+        axes = grid[0]
+    for ax, condition in zip(axes, CONDITIONS):
+        rows = [r for r in records if r["condition"] == condition]
+        methods = [m for m in CONDITION_METHODS if any(r["method"] == m for r in rows)]
+        stats = [mean_interval([r["snr_improvement"] for r in rows if r["method"] == m]) for m in methods]
+        y = range(len(methods))
+        colors = ["C0" if m in ROUTERS else "k" if m.startswith(("LMMSE", "oracle")) else "C7" for m in methods]
+        ax.barh(y, [s[0] for s in stats], color=colors, alpha=0.75)
+        ax.errorbar([s[0] for s in stats], y, xerr=[[s[0] - s[1] for s in stats], [s[2] - s[0] for s in stats]],
+                    fmt="none", ecolor="k", capsize=2)  # fmt: skip
+        ax.set_yticks(list(y), methods if ax is axes[0] else [""] * len(methods), fontsize=7)
+        ax.invert_yaxis()
+        ax.set(title=condition, xlabel="ΔSNR (dB)")
+    return axes[0].figure
+
+
 def _cached_router(noise_level: float, n_components: int, strength: float) -> SPDRouter:
-    config = SweepConfig(n_components=n_components, separation_strength=strength, steps=200)
-    return train_router(noise_level, 0, "learned", config)
+    config = SweepConfig(n_components=n_components, separation_strength=strength)
+    return trained_router(noise_level, 0, "learned", config)
 
 
 def render(noise_level: float = 0.5, n_components: int = 3, strength: float = 0.05, example: int = 0):
@@ -63,8 +87,10 @@ def render(noise_level: float = 0.5, n_components: int = 3, strength: float = 0.
     clean, noisy = test.clean[example : example + 1], test.noisy[example : example + 1]  # (1, N)
     structured = router_estimate(router, noisy)  # (1, N)
     wiener = dct_denoise(noisy, "wiener")  # (1, N)
+    lmmse = training_lmmse(SweepConfig(n_components=n_components)).estimate(noisy, noise_level**2)  # (1, N)
     gain = snr_improvement_db(clean, noisy, structured).item()
     gain_w = snr_improvement_db(clean, noisy, wiener).item()
+    gain_l = snr_improvement_db(clean, noisy, lmmse).item()
     fig, axes = subplots(1, 4, width=2.6, height=2.6, sharey=True)
     t = range(clean.shape[-1])
     panels = [
@@ -74,6 +100,7 @@ def render(noise_level: float = 0.5, n_components: int = 3, strength: float = 0.
             "structured part",
             [
                 (structured, "C0", f"router {gain:+.1f} dB"),
+                (lmmse, "C2", f"LMMSE {gain_l:+.1f} dB"),
                 (wiener, "C3", f"Wiener σ̂ {gain_w:+.1f} dB"),
                 (clean, "k", "clean"),
             ],

@@ -8,7 +8,10 @@
 * :func:`prototype_table` collects them over seeds at the report's :data:`NOISE_LEVELS`, and
   :func:`prototype_measurements` turns the table into measurements of the spark.spd.* claims;
 * :func:`float_loss_trains_nothing` shows what the float loss does: nothing reaches the
-  separation predictor.
+  separation predictor; :func:`original_separation_loss` is the prototype's formula term for
+  term, which differs from eq-spd-separation and is NaN as soon as a pseudo coefficient is < 0;
+* :data:`ORIGINAL_QUICK_RESULTS` holds the SPD rows of the original's saved
+  ``quick_benchmark_results.json``, where the report's "0.6 (optimized)" row comes from.
 """
 
 from __future__ import annotations
@@ -26,8 +29,16 @@ from spark_edu.train import TrainConfig, train
 #: The report's noise levels; 0.6 is its "quick"/"optimized" run.
 NOISE_LEVELS = (0.1, 0.3, 0.5, 0.6)
 
+#: SPD rows of ``quick_benchmark_results.json`` in github.com/amazedsaint/spark (commit 9d38d98),
+#: the saved output of ``quick_benchmark.py``, which ran σ = 0.2, 0.4, 0.6 (the report shows 0.6 only).
+ORIGINAL_QUICK_RESULTS = {
+    0.2: {"structure_correlation": 0.041924890130758286, "snr_improvement_db": -6.734544277191162},
+    0.4: {"structure_correlation": 0.0789160281419754, "snr_improvement_db": -2.196087598800659},
+    0.6: {"structure_correlation": -0.07954193651676178, "snr_improvement_db": 2.163130760192871},
+}
 
-def _prototype_signal(setting: str, noise_level: float, generator: torch.Generator):
+
+def prototype_signal(setting: str, noise_level: float, generator: torch.Generator):
     """The two data set-ups of the report: 'robust' (rows 0.1–0.5) and 'quick' (row 0.6)."""
     if setting == "robust":  # run_robust_benchmarks.py: one sin(t) copied into all 32 channels
         B, T, C = 8, 64, 32
@@ -49,7 +60,7 @@ def _prototype_signal(setting: str, noise_level: float, generator: torch.Generat
 def prototype_rerun(noise_level: float, seed: int, setting: str = "robust") -> dict[str, float]:
     """One run of the prototype's benchmark; returns its two metrics and the input SNR."""
     generator = torch.Generator().manual_seed(seed)
-    clean, noise = _prototype_signal(setting, noise_level, generator)
+    clean, noise = prototype_signal(setting, noise_level, generator)
     noisy = clean + noise
     robust = setting == "robust"
     torch.manual_seed(seed)  # the router's initialisation and its Gumbel noise
@@ -112,6 +123,18 @@ def float_loss_trains_nothing(steps: int = 20, seed: int = 0) -> dict[str, float
         train(router, lambda g: None, loss_fn, TrainConfig(steps=steps, seed=seed), desc=mode)
         moved[mode] = max((p - b).abs().max().item() for p, b in zip(router.separation_predictor.parameters(), before))
     return moved
+
+
+def original_separation_loss(router: SPDRouter, x_struct, x_pseudo, x) -> torch.Tensor:
+    """The prototype's ``_compute_separation_loss`` before its ``.item()``, term for term:
+    ``mse(h(s), x) − λ · H`` with ``H = −mean_tokens Σ_features p log(p + 1e-8)``.
+
+    Against eq-spd-separation, λ weights only the entropy, ``H`` sums over the P features
+    (P times the mean) and has no absolute value, so ``log`` of a negative ``p`` makes it NaN.
+    """
+    struct_loss = F.mse_loss(router.separation_predictor(x_struct), x)  # ()
+    entropy = -torch.mean(torch.sum(x_pseudo * torch.log(x_pseudo + 1e-8), dim=-1))  # ()
+    return struct_loss - router.separation_strength * entropy
 
 
 def _key(level: float, metric: str) -> str:
