@@ -30,7 +30,7 @@ SECOND_OPTIONS = 4
 #: Most frames one twin may hold (keeps a chapter's notebook and page small).
 MAX_FRAMES = 24
 #: The twin's frames are drawn this many pixels wide at most (the page column is 688 px).
-FRAME_WIDTH_PX = 1100
+FRAME_WIDTH_PX = 880
 NOTE = (
     "Static view: the controls below switch between figures computed when this page was built "
     "(no kernel needed). The live widget under it redraws for any value, in Binder, Colab or Live Code."
@@ -120,7 +120,7 @@ def twin_grid(controls: dict) -> dict[str, tuple[list, object, str]]:
     return grid
 
 
-def figure_png(figure, width_px: int = FRAME_WIDTH_PX, colors: int = 48) -> bytes:
+def figure_png(figure, width_px: int = FRAME_WIDTH_PX, colors: int = 32) -> bytes:
     """``figure`` as a deterministic palette PNG at most ``width_px`` wide (and <= 144 dpi)."""
     from spark_edu.plots import png_bytes
 
