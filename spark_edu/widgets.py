@@ -29,8 +29,12 @@ MAIN_VALUES = 6
 SECOND_OPTIONS = 4
 #: Most frames one twin may hold (keeps a chapter's notebook and page small).
 MAX_FRAMES = 24
-#: The twin's frames are drawn this many pixels wide at most (the page column is 688 px).
+#: The twin's frames are drawn this many pixels wide at most (the page column is 688 px)...
 FRAME_WIDTH_PX = 880
+#: ...and narrower (down to the column's width) while all frames together exceed this many
+#: bytes, so a chapter's notebook and page stay small.
+FRAME_BUDGET = 150_000
+FRAME_WIDTHS = (FRAME_WIDTH_PX, 780, 688)
 NOTE = (
     "Static view: the controls below switch between figures computed when this page was built "
     "(no kernel needed). The live widget under it redraws for any value, in Binder, Colab or Live Code."
@@ -142,16 +146,21 @@ class StaticTwin:
 
         self.grid = twin_grid(controls)
         names = list(self.grid)
-        images, self.index = [], []  # unique PNGs; frame number -> image number
-        seen: dict[bytes, int] = {}
+        figures = []  # closed at once (pyplot then keeps no reference), saved below
         for combo in itertools.product(*(self.grid[n][0] for n in names)):
-            figure = render(**dict(zip(names, combo)))
-            png = figure_png(figure)
-            plt.close(figure)
-            if png not in seen:
-                seen[png] = len(images)
-                images.append(png)
-            self.index.append(seen[png])
+            figures.append(render(**dict(zip(names, combo))))
+            plt.close(figures[-1])
+        for width in FRAME_WIDTHS:
+            images, self.index = [], []  # unique PNGs; frame number -> image number
+            seen: dict[bytes, int] = {}
+            for figure in figures:
+                png = figure_png(figure, width)
+                if png not in seen:
+                    seen[png] = len(images)
+                    images.append(png)
+                self.index.append(seen[png])
+            if sum(map(len, images)) <= FRAME_BUDGET:
+                break
         self.images = images
         self.name = getattr(render, "__module__", "render").split(".")[-2]
 
