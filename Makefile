@@ -50,8 +50,21 @@ lock:
 	@! grep -q '^nvidia-' requirements-lock.txt || { echo "the lock resolved the CUDA build of torch:" \
 		"run 'make lock TORCH_INDEX=https://download.pytorch.org/whl/cpu'"; exit 1; }
 
+# MathJax 3 from the django-static-mathjax wheel (a Python package that ships its files):
+# the combined TeX/MathML -> CHTML component, its fonts and the parts it loads on demand,
+# copied where _config.yml's html_static_path serves them, so no page needs a CDN.
+MATHJAX := _build/vendor/mathjax/es5
+$(MATHJAX)/tex-mml-chtml.js: $(VENV)/.book
+	rm -rf $(MATHJAX) && mkdir -p $(MATHJAX)/output $(MATHJAX)/input/tex
+	$(eval SRC := $(shell $(BIN)/python -c "import mathjax, os; print(os.path.join(mathjax.__path__[0], 'static/mathjax/es5'))"))
+	cp $(SRC)/tex-mml-chtml.js $@.tmp
+	cp -r $(SRC)/output/chtml $(MATHJAX)/output/
+	cp -r $(SRC)/input/tex/extensions $(MATHJAX)/input/tex/
+	cp -r $(SRC)/a11y $(SRC)/ui $(MATHJAX)/
+	mv $@.tmp $@
+
 ## book: install, then build the HTML book into _build/html (warnings are errors)
-book: $(VENV)/.book
+book: $(VENV)/.book $(MATHJAX)/tex-mml-chtml.js
 	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going --builder html
 	@echo "Open the book: file://$(CURDIR)/_build/html/index.html"
 

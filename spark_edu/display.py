@@ -59,3 +59,56 @@ def glue(name: str, value, display: bool = False) -> None:
     except ImportError:
         return
     myst_glue(name, value, display=display)
+
+
+class Table:
+    """Rows of values as an HTML table in the book (numbers right-aligned, inside a box that
+    scrolls sideways when the table is wider than the page) and as fixed-width text for
+    ``print`` and the strict notebook test (nbval compares both, and both are deterministic).
+
+    ``formats`` maps a column to a format spec (``".3f"``); other values print with ``str``.
+    A ``verdict`` column's cells get the class ``verdict-<verdict>`` (coloured by the book's CSS).
+    """
+
+    def __init__(self, rows, columns, formats: dict | None = None, caption: str = ""):
+        self.columns = list(columns)
+        self.rows = [list(r.values()) if isinstance(r, dict) else list(r) for r in rows]
+        if any(len(r) != len(self.columns) for r in self.rows):
+            raise ValueError(f"rows: every row needs {len(self.columns)} values ({self.columns})")
+        self.formats = dict(formats or {})
+        self.caption = caption
+
+    def _cell(self, column: str, value) -> str:
+        spec = self.formats.get(column)
+        return format(value, spec) if spec and isinstance(value, int | float) else str(value)
+
+    def _numeric(self, j: int) -> bool:
+        return all(isinstance(r[j], int | float) and not isinstance(r[j], bool) for r in self.rows)
+
+    def __repr__(self) -> str:
+        cells = [[self._cell(c, v) for c, v in zip(self.columns, r)] for r in self.rows]
+        widths = [max([len(c)] + [len(r[j]) for r in cells]) for j, c in enumerate(self.columns)]
+        just = [str.rjust if self._numeric(j) else str.ljust for j in range(len(self.columns))]
+        line = lambda vals: "  ".join(just[j](v, widths[j]) for j, v in enumerate(vals)).rstrip()  # noqa: E731
+        lines = [line(self.columns), "  ".join("-" * w for w in widths), *(line(r) for r in cells)]
+        return "\n".join(([self.caption] if self.caption else []) + lines)
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        numeric = [self._numeric(j) for j in range(len(self.columns))]
+        head = "".join(f'<th class="{"num" if n else "text"}">{escape(c)}</th>' for c, n in zip(self.columns, numeric))
+        body = []
+        for r in self.rows:
+            tds = []
+            for c, v, n in zip(self.columns, r, numeric):
+                cls = "num" if n else "text"
+                if c == "verdict":
+                    cls += " verdict-" + str(v).replace(" ", "-")
+                tds.append(f'<td class="{cls}">{escape(self._cell(c, v))}</td>')
+            body.append(f"<tr>{''.join(tds)}</tr>")
+        caption = f"<caption>{escape(self.caption)}</caption>" if self.caption else ""
+        return (
+            f'<div class="spark-table-box" style="overflow-x:auto;max-width:100%"><table class="spark-table">'
+            f"{caption}<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
+        )

@@ -78,3 +78,69 @@ def test_render_returns_a_figure_at_every_corner(chapter, source, monkeypatch):
         figure = render(**corner, **FIXED.get(chapter, {}))
         assert isinstance(figure, Figure), f"{chapter} render({corner}) returned {type(figure).__name__}"
         plt.close(figure)
+
+
+# --- the static twins (spark_edu.widgets.StaticTwin): what a reader without a kernel gets ---
+
+
+def _controls(chapter: str, source: str, monkeypatch) -> dict:
+    """Run the widget cell with ``interactive`` recording its real ipywidgets controls."""
+    recorded = {}
+    monkeypatch.setattr(spark_edu.widgets, "interactive", lambda render, **controls: recorded.update(controls))
+    figures = importlib.import_module(f"spark_edu.chapters.{chapter}.figures")
+    exec(compile(ast.parse(source), f"book/{chapter}.ipynb", "exec"), {"render": figures.render})  # noqa: S102
+    return recorded
+
+
+@pytest.mark.parametrize("chapter, source", CELLS, ids=[chapter for chapter, _ in CELLS])
+def test_twin_grid_spans_the_main_knob(chapter, source, monkeypatch):
+    from spark_edu.widgets import MAIN_VALUES, MAX_FRAMES, twin_grid
+
+    controls = _controls(chapter, source, monkeypatch)
+    grid = twin_grid(controls)
+    (main, (values, default, _)), *_ = grid.items()
+    widget = controls[main]
+    if hasattr(widget, "max"):  # a slider: its whole range, at >= 5 values where it has them
+        assert values[0] == widget.min and values[-1] == widget.max, (main, values)
+        assert len(values) >= min(MAIN_VALUES, round((widget.max - widget.min) / widget.step) + 1), values
+    else:
+        assert len(values) >= 2, (main, values)
+    assert default in values
+    frames = 1
+    for vals, dflt, _ in grid.values():
+        assert dflt in vals
+        frames *= len(vals)
+    assert 2 <= frames <= MAX_FRAMES
+    moving = [name for name, (vals, _, _) in grid.items() if len(vals) > 1]
+    assert moving[0] == main and len(moving) >= 2 or chapter == "spark_model", moving
+
+
+def test_twin_frames_follow_the_grid(monkeypatch):
+    """The attention chapter's twin: one frame per setting, the default frame equals
+    ``render()`` at the defaults, and the page holds one control per moving parameter."""
+    import base64
+    import re
+
+    from spark_edu.chapters.attention_from_scratch.figures import render
+    from spark_edu.widgets import FRAME_WIDTHS, StaticTwin, choice, figure_png, slider
+
+    twin = StaticTwin(render, {"length": slider(8, 2, 32), "masking": choice(["causal", "none"])})
+    assert len(twin.index) == 12 and len(set(twin.images)) == len(twin.images)
+    page = twin._repr_html_()
+    assert page.count('type="range"') == 2 and "http" not in page
+    default = re.search(r'src="data:image/png;base64,([^"]+)"', page).group(1)
+    figure = render(length=8, masking="causal")
+    assert base64.b64decode(default) in [figure_png(figure, w) for w in FRAME_WIDTHS]  # deterministic PNGs
+    plt.close(figure)
+    assert (
+        repr(twin) == "static view (12 settings, 12 figures): length ∈ {2, 8, 14, 20, 26, 32}; masking ∈ {causal, none}"
+    )
+
+
+def test_twin_refuses_a_grid_too_large():
+    from spark_edu.widgets import StaticTwin, slider
+
+    with pytest.raises(ValueError, match="controls"):
+        StaticTwin(
+            lambda **kw: None, {f"t{i}": spark_edu.widgets.toggle(True) for i in range(5)} | {"a": slider(1, 0, 9)}
+        )
