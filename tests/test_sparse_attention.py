@@ -10,6 +10,7 @@ from spark_edu.attention.blocks import BlockLayout
 from spark_edu.attention.flex import available as flex_available
 from spark_edu.attention.flex import flex_block_mask, flex_sparse_attention
 from spark_edu.attention.gathered import gathered_block_attention, make_plan
+from spark_edu.attention.grouped import grouped_block_attention, make_groups
 from spark_edu.attention.window import sliding_window_attention
 
 needs_flex = pytest.mark.skipif(not flex_available(), reason="FlexAttention needs torch >= 2.5")
@@ -164,12 +165,14 @@ def run_kernel(kernel, q, k, v, predicate, length):
         return block_sparse_attention(q, k, v, layout)
     if kernel == "gathered":
         return gathered_block_attention(q, k, v, layout, make_plan(layout))
+    if kernel == "grouped":
+        return grouped_block_attention(q, k, v, layout, make_groups(layout, q.device, q.dtype))
     if kernel == "flex_eager":
         return flex_sparse_attention(q, k, v, flex_block_mask(predicate, length, length, BLOCK), compiled=False)
     raise AssertionError(kernel)
 
 
-KERNELS = ["readable", "gathered", pytest.param("flex_eager", marks=needs_flex)]
+KERNELS = ["readable", "gathered", "grouped", pytest.param("flex_eager", marks=needs_flex)]
 
 
 @pytest.mark.filterwarnings("ignore:flex_attention called without torch.compile")
@@ -251,6 +254,7 @@ def test_kernels_on_cuda_match_cpu():  # pragma: no cover - needs a GPU
     for out in (
         block_sparse_attention(qc, kc, vc, layout),
         gathered_block_attention(qc, kc, vc, layout),
+        grouped_block_attention(qc, kc, vc, layout),
         flex_sparse_attention(qc, kc, vc, flex_block_mask(predicate, length, length, BLOCK, "cuda")),
     ):
         torch.testing.assert_close(out.cpu(), ref, atol=1e-4, rtol=1e-4)
@@ -270,7 +274,7 @@ def test_kernels_reject_bad_input():
     q, k, v = qkv(length)
     bad_q = q.clone()
     bad_q[0, 0, 0, 0] = float("nan")
-    for kernel in (block_sparse_attention, gathered_block_attention):
+    for kernel in (block_sparse_attention, gathered_block_attention, grouped_block_attention):
         with pytest.raises(ValueError, match="NaN"):
             kernel(bad_q, k, v, layout)
         with pytest.raises(ValueError, match="layout was built for"):

@@ -2,8 +2,9 @@
 
 For each length L and pattern it times, in paired rounds (:func:`spark_edu.measure.paired_times`:
 every path back to back in each round, the order alternating), dense SDPA (the baseline),
-masked dense SDPA, the readable block kernel, the gathered-block kernel, the band kernel
-(local patterns), and compiled FlexAttention with a ``BlockMask``. It reports each path's
+masked dense SDPA, the readable block kernel, the gathered-block kernel (per tile and
+grouped), the band kernel (local patterns), and compiled FlexAttention with a ``BlockMask``.
+It reports each path's
 ratio to dense SDPA (>1 = faster) as the median of the per-round ratios with its
 interquartile range, the kernel's own work bound (:func:`work_bound`), the fraction of that
 bound reached, and peak memory (:func:`spark_edu.measure.peak_memory_bytes`). Set-up
@@ -28,6 +29,7 @@ from spark_edu.attention.dense import attention
 from spark_edu.attention.flex import available as flex_available
 from spark_edu.attention.flex import flex_block_mask, flex_sparse_attention
 from spark_edu.attention.gathered import gathered_block_attention, make_plan
+from spark_edu.attention.grouped import grouped_block_attention, make_groups
 from spark_edu.attention.window import sliding_window_attention
 from spark_edu.device import cpu_capability, threads
 from spark_edu.measure import paired_ratio, paired_times, peak_memory_bytes
@@ -41,9 +43,9 @@ PATTERNS = {
     "block70": ("block", 0.7),
     "local90": ("local", 0.9),
 }
-ALL_PATHS = ("sdpa", "masked_sdpa", "reference", "readable", "gathered", "band", "flex", "flex_noblock", "flex_eager")
-DEFAULT_PATHS = ("sdpa", "masked_sdpa", "readable", "gathered", "band", "flex")
-PROJECT_PATHS = ("readable", "gathered", "band")  # kernels written in this project
+DEFAULT_PATHS = ("sdpa", "masked_sdpa", "readable", "gathered", "grouped", "band", "flex")
+ALL_PATHS = (*DEFAULT_PATHS[:2], "reference", *DEFAULT_PATHS[2:], "flex_noblock", "flex_eager")
+PROJECT_PATHS = ("readable", "gathered", "grouped", "band")  # kernels written in this project
 
 
 @dataclass(frozen=True)
@@ -140,6 +142,9 @@ def _paths_for(config: BenchConfig, kind: str, length: int, q, k, v, predicate, 
         elif path == "gathered":
             plan = make_plan(layout, q.device)
             fns[path] = lambda plan=plan: gathered_block_attention(q, k, v, layout, plan)
+        elif path == "grouped":
+            groups = make_groups(layout, q.device, q.dtype)
+            fns[path] = lambda groups=groups: grouped_block_attention(q, k, v, layout, groups)
         elif path == "band" and kind == "local":
             fns[path] = lambda: sliding_window_attention(q, k, v, window, config.block_size)
         elif (

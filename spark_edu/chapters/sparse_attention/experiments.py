@@ -22,9 +22,9 @@ from spark_edu.claims import Measurement
 from spark_edu.results import data_dir
 
 _BENCH = (
-    "python -m spark_edu bench attention --lengths {lengths} --repeats 3 --threads 1 "
+    "python -m spark_edu bench attention --lengths {lengths} --repeats 7 "
     "--patterns dense local60 random80 block70 local90 "
-    "--paths sdpa masked_sdpa readable gathered band flex flex_noblock flex_eager "
+    "--paths sdpa masked_sdpa readable gathered grouped band flex flex_noblock flex_eager "
     "--csv spark_edu/data/sparse_attention/{name}.csv --md spark_edu/data/sparse_attention/{name}.md"
 )
 #: The commands whose saved results the chapter reads (L = 8192 alone takes the longest).
@@ -156,9 +156,7 @@ def reproduce(
         if quick:
             bench_rows = load_saved_benchmark()
         else:
-            bench_rows = bench.run(
-                bench.BenchConfig((length,), tuple(bench.PATTERNS), repeats=3, memory=False, threads=1)
-            )
+            bench_rows = bench.run(bench.BenchConfig((length,), tuple(bench.PATTERNS), repeats=7, memory=False))
     table = {row["pattern"]: row for row in speedup_table(bench_rows, length)}
     stats = {s.name: s for s in pattern_stats(length, names=("dense", *REPORT_PATTERNS))}
     m = []

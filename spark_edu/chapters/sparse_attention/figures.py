@@ -17,6 +17,7 @@ PATH_STYLE = {
     "reference": ("masked reference", "#937860", "^"),
     "readable": ("readable block", "#55a868", "s"),
     "gathered": ("gathered block", "#dd8452", "D"),
+    "grouped": ("grouped block", "#da8bc3", "d"),
     "band": ("band", "#c44e52", "P"),
     "flex": ("compiled flex", "#222222", "X"),
 }
