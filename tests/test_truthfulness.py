@@ -361,10 +361,19 @@ def test_generators_and_classifiers_reject_bad_input(call, match):
 
 @pytest.fixture(scope="module")
 def tiny_results():
-    """The chapter's whole run on 120 statements: 2 folds, 10 transformer steps, 50 resamples."""
+    """The chapter's whole run on 120 statements: 2 × 2 nested folds, small grids, 10 transformer steps."""
     from spark_edu.chapters.truthfulness import experiments
 
-    tiny = experiments.TruthExperiment(n=120, n_folds=2, n_resamples=50, transformer_steps=10)
+    tiny = experiments.TruthExperiment(
+        n=120,
+        outer_folds=2,
+        inner_folds=2,
+        n_resamples=50,
+        transformer_steps=10,
+        lr_grid=(0.1,),
+        l2_grid=(1e-4, 1e-3),
+        transformer_lr_grid=(1e-3, 3e-3),
+    )
     with one_thread():
         return experiments.run(tiny)
 
@@ -400,11 +409,10 @@ def test_roc_and_noise_figures_show_every_classifier_and_noise_level(tiny_result
     assert [ax.get_title() for ax in fig.axes] == ["LIAR-like labels", "prototype-style labels"]
     for ax, d_name in zip(fig.axes, tiny_results.data):
         labels = [t.get_text() for t in ax.get_legend().get_texts()]
-        aucs = [
-            metrics.roc_auc(tiny_results.data[d_name].labels, tiny_results.probs[d_name, c])
-            for c in ("logistic regression", "transformer")
-        ]
-        assert labels == [f"logistic regression (AUC {aucs[0]:.3f})", f"transformer (AUC {aucs[1]:.3f})"]
+        names = [c for c in ("logistic regression", "transformer") if (d_name, c) in tiny_results.probs]
+        aucs = [metrics.roc_auc(tiny_results.data[d_name].labels, tiny_results.probs[d_name, c]) for c in names]
+        assert labels == [f"{c} (AUC {a:.3f})" for c, a in zip(names, aucs)]
+    assert len(fig.axes[0].get_legend().get_texts()) == 2  # both classifiers on the LIAR-like data
     plt.close(fig)
     rows = [
         {"noise": eta, "accuracy": 0.9 - eta / 3, "low": 0.85 - eta / 3, "high": 0.95 - eta / 3, "bayes": 1 - eta / 2}
@@ -415,3 +423,34 @@ def test_roc_and_noise_figures_show_every_classifier_and_noise_level(tiny_result
     bayes_line = next(line for line in ax.get_lines() if line.get_label().startswith("Bayes"))
     np.testing.assert_allclose(bayes_line.get_ydata(), [1.0, 0.75, 0.5])
     plt.close(fig)
+
+
+def test_tiny_run_chooses_inside_the_grid_and_pairs_the_classifiers(tiny_results):
+    for key, chosen in tiny_results.chosen.items():
+        assert len(chosen) == 2
+        if key[1] == "transformer":
+            assert all(c["lr"] in (1e-3, 3e-3) for c in chosen)
+        else:
+            assert all(c == {"lr": 0.1, "l2": c["l2"]} and c["l2"] in (1e-4, 1e-3) for c in chosen)
+    delong, mcnemar = tiny_results.paired["LIAR-like"]
+    labels = tiny_results.data["LIAR-like"].labels
+    assert delong.auc_a == pytest.approx(
+        metrics.roc_auc(labels, tiny_results.probs["LIAR-like", "logistic regression"])
+    )
+    assert "prototype-style" not in tiny_results.paired  # only one classifier ran there
+    for (d_name, c_name), ece in tiny_results.ece.items():
+        probs = tiny_results.probs[d_name, c_name]
+        assert ece["before"][0] == pytest.approx(
+            metrics.expected_calibration_error(tiny_results.data[d_name].labels, probs)
+        )
+
+
+def test_truthfulqa_chapter_prints_zero_overlap_only_for_the_split_by_fact():
+    from spark_edu.chapters.truthfulness import truthfulqa
+
+    result = truthfulqa.run(seeds=(0, 1), n_train=200, n_test=60, steps=5)
+    assert result["summary"]["by fact"]["overlap"] == {"texts": 0.0, "facts": 0.0}
+    assert result["summary"]["by row"]["overlap"]["texts"] > 0.9
+    for r in result["per_seed"]:
+        assert r["by fact"]["n_distinct"] <= 2 * r["by fact"]["n_items"]  # two answers per held-out fact
+    assert len(truthfulqa.format_summary(result).splitlines()) == 2 + 4

@@ -4,14 +4,17 @@ book's transformer). Taught in ``book/truthfulness.ipynb``.
 
 Modules: ``text`` (tokens, TF-IDF), ``liar_like`` (LIAR-like and prototype-style data,
 Bayes-optimal accuracy), ``truthfulqa_like`` (questions with true answers and
-misconceptions, MC1), ``metrics`` (confusion matrix … bootstrap), ``classifiers``,
-``liar_tsv`` (the real LIAR files). The chapter's runs, plots and widget live in
-:mod:`spark_edu.chapters.truthfulness`.
+misconceptions, MC1, the split by fact), ``metrics`` (confusion matrix … bootstrap),
+``classifiers``, ``selection`` (nested cross-validation), ``stats`` (DeLong's and McNemar's
+paired tests), ``calibration`` (temperature scaling), ``liar_tsv`` (the real LIAR files).
+The chapter's runs, plots and widget live in :mod:`spark_edu.chapters.truthfulness`.
 
 Papers: Wang (2017) LIAR; Lin, Hilton & Evans (2022) TruthfulQA; Fawcett (2006) ROC;
-Hanley & McNeil (1982) AUC; Guo et al. (2017) calibration; Efron & Tibshirani (1994) bootstrap.
+Hanley & McNeil (1982) AUC; Guo et al. (2017) calibration; Efron & Tibshirani (1994) bootstrap;
+DeLong, DeLong & Clarke-Pearson (1988); McNemar (1947); Varma & Simon (2006) nested CV.
 """
 
+from spark_edu.truthfulness.calibration import apply_temperature, cross_fit_temperature, fit_temperature
 from spark_edu.truthfulness.classifiers import (
     LogRegConfig,
     TfidfLogisticRegression,
@@ -40,7 +43,9 @@ from spark_edu.truthfulness.metrics import (
     roc_auc,
     roc_curve,
 )
-from spark_edu.truthfulness.truthfulqa_like import truthfulqa_like
+from spark_edu.truthfulness.selection import nested_cross_val
+from spark_edu.truthfulness.stats import delong_test, mcnemar_test
+from spark_edu.truthfulness.truthfulqa_like import fact_split, truthfulqa_like
 
 __all__ = [
     "LIAR_LABELS",
@@ -50,16 +55,23 @@ __all__ = [
     "TransformerClassifier",
     "TransformerClassifierConfig",
     "accuracy",
+    "apply_temperature",
     "bayes_optimal",
     "binary_collapse",
     "bootstrap_ci",
     "confusion_matrix",
+    "cross_fit_temperature",
     "cross_val_probs",
+    "delong_test",
     "expected_calibration_error",
     "f1_score",
+    "fact_split",
+    "fit_temperature",
     "liar_like_statements",
     "load_liar",
+    "mcnemar_test",
     "metric_table",
+    "nested_cross_val",
     "precision",
     "prototype_style_statements",
     "recall",

@@ -18,6 +18,11 @@ Worked example (``truthfulqa_like(seed=0)``, first pair)::
     text  = "what does a blick eat | blick eat seeds"     entity blick, attribute food
     label = 1: the world says blicks eat seeds (their myth is another food); η flips some labels
 
+``fact_split`` holds whole facts out: its test questions (and so its test texts) never occur
+in training, which is the only honest way to ask whether a classifier *knows* a fact rather
+than remembers a sentence. (A split of the pairs by row does not do that: with 36 facts and
+72 distinct texts, a test row's text is almost always in training.)
+
 ``imitation_scores`` scores answers by how often a synthetic "web" repeats them; with
 misconceptions repeated more often than truths, imitation picks the false answer: the
 effect TruthfulQA was built to expose.
@@ -39,6 +44,8 @@ VALUES = {
 }
 QUESTIONS = {"colour": "what colour is a {e}", "food": "what does a {e} eat", "home": "where does a {e} live"}
 ANSWERS = {"colour": "{e} is {v}", "food": "{e} eat {v}", "home": "{e} live in {v}"}
+#: Every fact of the world: one (entity, attribute) question with a true and a myth answer.
+FACTS = tuple((e, a) for e in ENTITIES for a in VALUES)
 
 
 @dataclass(frozen=True)
@@ -80,6 +87,7 @@ class QAPairs:
     labels: torch.Tensor  # (N,)
     clean_labels: torch.Tensor  # (N,)
     noise: float
+    facts: tuple[tuple[str, str], ...] = ()  # (N,) the (entity, attribute) each pair asks about
 
 
 def multiple_choice_items(world: World, n_choices: int = 4, seed: int = 0) -> list[QAItem]:
@@ -100,23 +108,69 @@ def multiple_choice_items(world: World, n_choices: int = 4, seed: int = 0) -> li
     return items
 
 
-def truthfulqa_like(n: int = 1000, noise: float = 0.0, seed: int = 0) -> tuple[World, QAPairs]:
-    """``n`` (question | answer) pairs, half true answers and half misconceptions, labels flipped w.p. ``noise``."""
-    check_positive_int("n", n, minimum=2)
-    check_range("noise", noise, 0.0, 1.0)
-    world = World.sample(seed)
-    g = torch.Generator().manual_seed(seed + 1)
-    entity = torch.randint(len(ENTITIES), (n,), generator=g)
-    attribute = torch.randint(len(VALUES), (n,), generator=g)
+#: Every fact of the world: one (entity, attribute) question, with one true and one myth answer.
+FACTS = tuple((e, a) for e in ENTITIES for a in VALUES)
+
+
+def _pairs(world: World, n: int, noise: float, g: torch.Generator, facts) -> QAPairs:
+    if facts is None:
+        entity = torch.randint(len(ENTITIES), (n,), generator=g)
+        attribute = torch.randint(len(VALUES), (n,), generator=g)
+        drawn = [(ENTITIES[e], list(VALUES)[a]) for e, a in zip(entity.tolist(), attribute.tolist())]
+    else:
+        drawn = [facts[i] for i in torch.randint(len(facts), (n,), generator=g).tolist()]
     clean = (torch.randperm(n, generator=g) % 2).flip(0)  # (N,) exactly half true
     texts = []
-    for e_i, a_i, c in zip(entity.tolist(), attribute.tolist(), clean.tolist()):
-        e, a = ENTITIES[e_i], list(VALUES)[a_i]
+    for (e, a), c in zip(drawn, clean.tolist()):
         v = world.truth[e][a] if c else world.myth[e][a]
         texts.append(f"{QUESTIONS[a].format(e=e)} | {ANSWERS[a].format(e=e, v=v)}")
     flip = torch.rand(n, generator=g) < noise
     labels = torch.where(flip, 1 - clean, clean)
-    return world, QAPairs(tuple(texts), labels, clean, float(noise))
+    return QAPairs(tuple(texts), labels, clean, float(noise), tuple(drawn))
+
+
+def _check_facts(facts) -> None:
+    unknown = [f for f in facts if f not in FACTS]
+    if not facts or unknown:
+        raise ValueError(f"facts must be a non-empty subset of FACTS, got unknown ones {unknown[:3]}")
+
+
+def truthfulqa_like(n: int = 1000, noise: float = 0.0, seed: int = 0, facts=None) -> tuple[World, QAPairs]:
+    """``n`` (question | answer) pairs, half true answers and half misconceptions, labels flipped w.p. ``noise``.
+
+    Each pair asks about a uniformly drawn fact: any of :data:`FACTS`, or one of ``facts``.
+    """
+    check_positive_int("n", n, minimum=2)
+    check_range("noise", noise, 0.0, 1.0)
+    if facts is not None:
+        _check_facts(facts)
+    world = World.sample(seed)
+    return world, _pairs(world, n, noise, torch.Generator().manual_seed(seed + 1), facts)
+
+
+def split_facts(test_fraction: float = 0.25, seed: int = 0) -> tuple[tuple, tuple]:
+    """(train facts, test facts): a seeded ``test_fraction`` of :data:`FACTS` held out whole."""
+    check_range("test_fraction", test_fraction, 0.0, 1.0, low_inclusive=False, high_inclusive=False)
+    n_test = max(1, min(len(FACTS) - 1, round(test_fraction * len(FACTS))))
+    order = torch.randperm(len(FACTS), generator=torch.Generator().manual_seed(seed + 2)).tolist()
+    test = tuple(FACTS[i] for i in sorted(order[:n_test]))
+    return tuple(f for f in FACTS if f not in test), test
+
+
+def fact_split(
+    n_train: int = 750, n_test: int = 250, test_fraction: float = 0.25, noise: float = 0.0, seed: int = 0
+) -> tuple[World, QAPairs, QAPairs]:
+    """(world, train pairs, test pairs) of one world; the test pairs ask only about held-out facts.
+
+    No test fact, hence no test question and no test (question | answer) text, occurs in training.
+    """
+    check_positive_int("n_train", n_train, minimum=2)
+    check_positive_int("n_test", n_test, minimum=2)
+    check_range("noise", noise, 0.0, 1.0)
+    train_facts, test_facts = split_facts(test_fraction, seed)
+    world = World.sample(seed)
+    g = torch.Generator().manual_seed(seed + 1)
+    return world, _pairs(world, n_train, noise, g, train_facts), _pairs(world, n_test, noise, g, test_facts)
 
 
 def imitation_scores(

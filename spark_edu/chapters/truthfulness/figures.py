@@ -81,13 +81,14 @@ def plot_metric_bars(ax, values: dict[str, float], bayes: float | None = None):
 
 
 def roc_figure(results: TruthResults, threshold: float = 0.5):
-    """ROC curves of both classifiers on both data sets; dots at ``threshold``."""
+    """ROC curves of every classifier run on each data set; dots at ``threshold``."""
     fig, axes = subplots(1, 2, width=3.4, height=3.4)
     colors = {"logistic regression": COLORS["baseline"], "transformer": COLORS["dense"]}
     for ax, d_name in zip(axes[0], results.data):
         labels = results.data[d_name].labels
         for c_name in colors:
-            plot_roc(ax, labels, results.probs[d_name, c_name], c_name, threshold, colors[c_name])
+            if (d_name, c_name) in results.probs:
+                plot_roc(ax, labels, results.probs[d_name, c_name], c_name, threshold, colors[c_name])
         ax.set_title(f"{d_name} labels")
         ax.legend(loc="lower right", fontsize=8)
     return fig
