@@ -75,12 +75,15 @@ def grouped_block_attention(
     _check_qkv(q, k, v, None)
     BlockLayout.check(layout, q, k)
     groups = make_groups(layout, q.device, q.dtype) if groups is None else groups
-    out = q.new_zeros(q.shape[:-1] + (v.shape[-1],))  # (..., T, Dv); rows no group covers stay 0
+    lead = q.shape[:-2]
+    # the fused CPU kernel takes 4-d (batch, heads, L, D): leading dims become the batch, G the heads
+    q4, k4, v4 = (x.reshape(-1, *x.shape[-2:]) for x in (q, k, v))  # (N, T, D), N = prod(lead)
+    out = q4.new_zeros(q4.shape[:-1] + (v.shape[-1],))  # (N, T, Dv); rows no group covers stay 0
     for group in groups:
-        q_g = q.index_select(-2, group.queries).unflatten(-2, (group.tiles, -1))  # (..., G, r, D)
-        k_g = k.index_select(-2, group.keys).unflatten(-2, (group.tiles, -1))  # (..., G, m, D)
-        v_g = v.index_select(-2, group.keys).unflatten(-2, (group.tiles, -1))  # (..., G, m, Dv)
+        q_g = q4.index_select(-2, group.queries).unflatten(-2, (group.tiles, -1))  # (N, G, r, D)
+        k_g = k4.index_select(-2, group.keys).unflatten(-2, (group.tiles, -1))  # (N, G, m, D)
+        v_g = v4.index_select(-2, group.keys).unflatten(-2, (group.tiles, -1))  # (N, G, m, Dv)
         mask = None if group.mask is None else group.mask.to(q.dtype)  # (G, r, m)
-        out_g = F.scaled_dot_product_attention(q_g, k_g, v_g, attn_mask=mask)  # (..., G, r, Dv)
-        out = out.index_copy(-2, group.queries, out_g.flatten(-3, -2))  # (..., T, Dv)
-    return out
+        out_g = F.scaled_dot_product_attention(q_g, k_g, v_g, attn_mask=mask)  # (N, G, r, Dv)
+        out = out.index_copy(-2, group.queries, out_g.flatten(-3, -2))  # (N, T, Dv)
+    return out.reshape(*lead, *out.shape[-2:])  # (..., T, Dv)
