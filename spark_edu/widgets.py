@@ -33,7 +33,7 @@ MAX_FRAMES = 24
 FRAME_WIDTH_PX = 880
 #: ...and narrower (down to the column's width) while all frames together exceed this many
 #: bytes, so a chapter's notebook and page stay small.
-FRAME_BUDGET = 150_000
+FRAME_BUDGET = 90_000
 FRAME_WIDTHS = (FRAME_WIDTH_PX, 780, 688)
 NOTE = (
     "Static view: the controls below switch between figures computed when this page was built "

@@ -19,6 +19,7 @@ from spark_edu.chapters.sparse_attention import bench
 from spark_edu.chapters.sparse_attention.memory import MemoryPoint, memory_sweep
 from spark_edu.chapters.sparse_attention.resources import ResourceConfig, ResourceResult, resource_usage
 from spark_edu.claims import Measurement
+from spark_edu.display import Table
 from spark_edu.results import data_dir
 
 _BENCH = (
@@ -117,20 +118,15 @@ def speedup_table(rows: list[bench.Row], length: int = 4096) -> list[dict]:
     return out
 
 
-def format_speedups(rows: list[bench.Row], length: int) -> str:
-    """:func:`speedup_table` as the fixed-width text the chapter prints."""
-    lines = [
-        f"L = {length}: ratio to dense SDPA (>1 = faster)",
-        f"{'pattern':9s} {'s':>5s} {'s_b':>5s} {'bound':>6s} {'best own':>17s} {'of bound':>8s} {'flex':>6s} "
-        f"{'readable':>8s} {'SDPA MB':>8s} {'own MB':>7s}",
-    ]
-    for row in speedup_table(rows, length):
-        lines.append(
-            f"{row['pattern']:9s} {row['element_sparsity']:5.2f} {row['block_sparsity']:5.2f} {row['bound']:6.2f} "
-            f"{row['best_path']:>9s} {row['best_ratio']:6.2f}x {row['best_fraction']:8.0%} {row['flex_ratio']:5.2f}x "
-            f"{row['readable_ratio']:7.2f}x {row['sdpa_mb']:8.1f} {row['best_mb']:7.1f}"
-        )
-    return "\n".join(lines)
+def format_speedups(rows: list[bench.Row], length: int) -> Table:
+    """:func:`speedup_table` as the table the chapter shows (HTML in the book, text in ``print``)."""
+    columns = ["pattern", "s", "s_b", "bound", "best own", "ratio", "of bound", "flex", "readable", "SDPA MB", "own MB"]
+    keys = ["pattern", "element_sparsity", "block_sparsity", "bound", "best_path", "best_ratio", "best_fraction"]
+    keys += ["flex_ratio", "readable_ratio", "sdpa_mb", "best_mb"]
+    formats = {"s": ".2f", "s_b": ".2f", "bound": ".2f", "ratio": ".2f", "of bound": ".0%", "flex": ".2f"}
+    formats |= {"readable": ".2f", "SDPA MB": ".1f", "own MB": ".1f"}
+    table_rows = [[row[k] for k in keys] for row in speedup_table(rows, length)]
+    return Table(table_rows, columns, formats, caption=f"L = {length}: ratio to dense SDPA (>1 = faster)")
 
 
 # --- claims ------------------------------------------------------------------------------------
