@@ -146,15 +146,16 @@ class StaticTwin:
 
         self.grid = twin_grid(controls)
         names = list(self.grid)
-        figures = []  # closed at once (pyplot then keeps no reference), saved below
+        drawn = {width: [] for width in FRAME_WIDTHS}  # each figure at every width, then closed
         for combo in itertools.product(*(self.grid[n][0] for n in names)):
-            figures.append(render(**dict(zip(names, combo))))
-            plt.close(figures[-1])
+            figure = render(**dict(zip(names, combo)))
+            for width in FRAME_WIDTHS:  # before closing: a closed figure draws differently
+                drawn[width].append(figure_png(figure, width))
+            plt.close(figure)
         for width in FRAME_WIDTHS:
             images, self.index = [], []  # unique PNGs; frame number -> image number
             seen: dict[bytes, int] = {}
-            for figure in figures:
-                png = figure_png(figure, width)
+            for png in drawn[width]:
                 if png not in seen:
                     seen[png] = len(images)
                     images.append(png)

@@ -45,9 +45,10 @@ def _pyproject_names() -> set[str]:
 
 
 def _conda_entries() -> list[tuple[str, str, str]]:
-    """(PyPI name, specifier, comment) for every conda dependency but python."""
+    """(PyPI name, specifier, comment) for every conda (and pip-section) dependency but python."""
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     listed = [d for d in env["dependencies"] if isinstance(d, str)]
+    listed += [d for group in env["dependencies"] if isinstance(group, dict) for d in group.get("pip", [])]
     comments = {}
     for line in (ROOT / "environment.yml").read_text().splitlines():
         entry, _, comment = line.strip().removeprefix("- ").partition("#")
