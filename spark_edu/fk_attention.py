@@ -280,12 +280,13 @@ class FKAttention(nn.Module):
             raise ValueError(f"x must have shape (B, T, C) with C = {self.q_proj.in_features}, got {tuple(x.shape)}")
         B, T, C = x.shape
         H, D = self.n_heads, C // self.n_heads
-        q, k, v = (
-            p(x).view(B, T, H, D).transpose(1, 2) for p in (self.q_proj, self.k_proj, self.v_proj)
-        )  # (B, H, T, D)
+        q, k, v = (p(x).view(B, T, H, D).transpose(1, 2) for p in (self.q_proj, self.k_proj, self.v_proj))  # (B,H,T,D)
+        return self.out_proj(self._mix(q, k, v, mask).transpose(1, 2).reshape(B, T, C))  # (B, T, C)
+
+    def _mix(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask) -> torch.Tensor:
+        """(B, H, T, D) heads -> (B, H, T, D): the FK step (a subclass may change how β is set)."""
         c = self.config
-        y, _ = fk_attention(q, k, v, c.beta, c.n_terms, mask, c.normalize, c.causal, c.self_term)  # (B, H, T, D)
-        return self.out_proj(y.transpose(1, 2).reshape(B, T, C))  # (B, T, C)
+        return fk_attention(q, k, v, c.beta, c.n_terms, mask, c.normalize, c.causal, c.self_term)[0]
 
 
 def fk_attention_factory(beta: float = 0.3, n_terms: int | None = None, normalize: bool = True, self_term: bool = True):

@@ -27,7 +27,7 @@ from torch import nn
 
 from spark_edu.attention.dense import attention_weights
 from spark_edu.fk_attention import FKAttention, _combine_masks, path_series, resolvent
-from spark_edu.validation import check_input, check_range
+from spark_edu.validation import check_range
 
 
 def bounded_beta(theta: torch.Tensor, beta_max: float) -> torch.Tensor:
@@ -67,17 +67,11 @@ class LearnedBetaFKAttention(FKAttention):
     def extra_repr(self) -> str:
         return super().extra_repr().replace("beta=", "beta_init=") + f", learned per head, beta_max={self.beta_max}"
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        check_input("x", x, self.q_proj.weight)
-        if x.dim() != 3 or x.shape[-1] != self.q_proj.in_features:
-            raise ValueError(f"x must have shape (B, T, C) with C = {self.q_proj.in_features}, got {tuple(x.shape)}")
-        B, T, C = x.shape
-        H, D = self.n_heads, C // self.n_heads
-        q, k, v = (
-            p(x).view(B, T, H, D).transpose(1, 2) for p in (self.q_proj, self.k_proj, self.v_proj)
-        )  # (B, H, T, D)
+    def _mix(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask) -> torch.Tensor:
+        """The FK step with each head's learned β (bounded, so it needs no check)."""
+        T = q.shape[-2]
         c = self.config
-        A = attention_weights(q, k, _combine_masks(mask, T, c.causal, x.device))  # (B, H, T, T)
+        A = attention_weights(q, k, _combine_masks(mask, T, c.causal, q.device))  # (B, H, T, T)
         beta = self.betas().to(A.dtype)[:, None, None]  # (H, 1, 1): |beta| <= beta_max < 1, no check needed
         if c.n_terms is None:
             y = resolvent(A, v, beta, c.normalize, triangular=c.causal, check=False)  # (B, H, T, D)
@@ -85,7 +79,7 @@ class LearnedBetaFKAttention(FKAttention):
             y = path_series(A, v, beta, c.n_terms, c.normalize, check=False)  # (B, H, T, D)
         if not c.self_term:
             y = A @ y  # (B, H, T, D) eq-fk-no-self
-        return self.out_proj(y.transpose(1, 2).reshape(B, T, C))  # (B, T, C)
+        return y
 
 
 def learned_beta_factory(beta: float = 0.3, beta_max: float = 0.95, self_term: bool = True):
