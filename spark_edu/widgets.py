@@ -146,12 +146,21 @@ class StaticTwin:
 
         self.grid = twin_grid(controls)
         names = list(self.grid)
+        # settings that ``render.same_figure`` maps to one key draw one figure (e.g. an option
+        # that only matters while another control is on)
+        same_figure = getattr(render, "same_figure", None)
         drawn = {width: [] for width in FRAME_WIDTHS}  # each figure at every width, then closed
+        pngs: dict = {}
         for combo in itertools.product(*(self.grid[n][0] for n in names)):
-            figure = render(**dict(zip(names, combo)))
-            for width in FRAME_WIDTHS:  # before closing: a closed figure draws differently
-                drawn[width].append(figure_png(figure, width))
-            plt.close(figure)
+            params = dict(zip(names, combo))
+            key = same_figure(**params) if same_figure else combo
+            if key not in pngs:
+                figure = render(**params)
+                # every width before closing: a closed figure draws differently
+                pngs[key] = [figure_png(figure, width) for width in FRAME_WIDTHS]
+                plt.close(figure)
+            for width, png in zip(FRAME_WIDTHS, pngs[key]):
+                drawn[width].append(png)
         for width in FRAME_WIDTHS:
             images, self.index = [], []  # unique PNGs; frame number -> image number
             seen: dict[bytes, int] = {}

@@ -146,3 +146,23 @@ def test_twin_refuses_a_grid_too_large():
         StaticTwin(
             lambda **kw: None, {f"t{i}": spark_edu.widgets.toggle(True) for i in range(5)} | {"a": slider(1, 0, 9)}
         )
+
+
+def test_twin_draws_each_same_figure_key_once():
+    """``render.same_figure`` folds settings that draw the same figure: one render call per key,
+    every setting still has its frame, and folded settings share their image."""
+    from spark_edu.widgets import StaticTwin, choice, toggle
+
+    calls = []
+
+    def render(on=True, option="a"):
+        calls.append((on, option))
+        figure = plt.figure(figsize=(2, 1))
+        figure.text(0.5, 0.5, f"{on}{option if on else ''}")
+        return figure
+
+    render.same_figure = lambda on, option: (on, option if on else None)
+    render.__module__ = "spark_edu.chapters.toy.figures"  # the twin names itself by chapter
+    twin = StaticTwin(render, {"on": toggle(True), "option": choice(["a", "b", "c"], "a")})
+    assert len(calls) == 4 and len(twin.index) == 6
+    assert len(set(twin.index)) == 4  # the three "off" settings show one image

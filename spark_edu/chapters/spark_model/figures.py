@@ -124,3 +124,7 @@ def render(
     ax.set(title="held-out accuracy (saved)", xlabel="step", ylim=(0, 1.02))
     ax.legend(fontsize=7, loc="upper left")
     return fig
+
+
+#: The static twin draws one figure per configuration: without the router its wiring is moot.
+render.same_figure = lambda fk, spd, verifier, wiring: label(_chosen(fk, spd, verifier, wiring))
