@@ -24,6 +24,7 @@ import math
 import statistics
 
 from spark_edu.chapters.spark_model.convergence import area
+from spark_edu.display import Table
 from spark_edu.measure import mean_interval
 
 THRESHOLDS = (0.5, 0.9)
@@ -80,27 +81,30 @@ def convergence_table(study: dict, step: int | None = None, kept: bool = False) 
     return table
 
 
-def format_table(table: dict[str, dict], budget: int) -> str:
-    """Fixed-width text of :func:`convergence_table` (steps ≥ budget+: not reached by every seed)."""
+def format_table(table: dict[str, dict], budget: int) -> Table:
+    """:func:`convergence_table` as a book table (steps: mean [95% interval] where every seed
+    gets there, else how many seeds do)."""
 
     def steps(row, t):
         s = row[f"steps_{t}"]
-        if s is not None:
-            return f"{s[0]:>5.0f} [{s[1]:>4.0f}, {s[2]:>4.0f}]"
-        return f"{row[f'reached_{t}']}/{row['seeds']} seeds".rjust(18)
+        if s is None:
+            return f"{row[f'reached_{t}']}/{row['seeds']} seeds"
+        return f"{s[0]:.0f} [{s[1]:.0f}, {s[2]:.0f}]"
 
-    head = (
-        f"{'configuration':<24}{'lr':>7}{'seeds':>6}  {'steps to 0.5':>18}  {'steps to 0.9':>18}  "
-        f"{f'accuracy at {budget}':>22}"
-    )
-    lines = [head, "-" * len(head)]
-    for name, row in table.items():
-        m, lo, hi = row["accuracy"]
-        lines.append(
-            f"{name:<24}{row['lr']:>7.0e}{row['seeds']:>6}  {steps(row, 0.5)}  {steps(row, 0.9)}  "
-            f"{m:>8.3f} [{lo:.3f}, {hi:.3f}]"
-        )
-    return "\n".join(lines)
+    rows = [
+        [
+            name,
+            f"{row['lr']:.0e}",
+            row["seeds"],
+            steps(row, 0.5),
+            steps(row, 0.9),
+            row["accuracy"][0],
+            f"[{row['accuracy'][1]:.3f}, {row['accuracy'][2]:.3f}]",
+        ]
+        for name, row in table.items()
+    ]
+    columns = ["configuration", "lr", "seeds", "steps to 0.5", "steps to 0.9", f"accuracy at {budget}", "95% interval"]
+    return Table(rows, columns, {f"accuracy at {budget}": ".3f"})
 
 
 def paired(study: dict, plus: str, minus: str, metric=area) -> tuple[float, float, float] | None:
