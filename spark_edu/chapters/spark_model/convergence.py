@@ -118,7 +118,16 @@ def area(record: dict, metric: str = "acc_predictable") -> float:
     return statistics.fmean(p[metric] for p in record["curve"])
 
 
-def best_lr(sweep: list[dict], fallback: float = RunConfig().lr, floor: float = 0.1) -> float:
+#: Held-out accuracy (about five times chance) a sweep run must reach after step 0 to rank rates.
+SWEEP_FLOOR = 0.1
+
+
+def leaves_chance(sweep: list[dict], floor: float = SWEEP_FLOOR) -> bool:
+    """Whether any run of ``sweep`` lifts held-out accuracy to ``floor`` after step 0."""
+    return max(p["acc_predictable"] for r in sweep for p in r["curve"][1:]) >= floor
+
+
+def best_lr(sweep: list[dict], fallback: float = RunConfig().lr, floor: float = SWEEP_FLOOR) -> float:
     """The rate with the largest mean area under the accuracy curve over the selection seeds;
     among rates within 0.01 of it, the one with the lowest area under the predictable loss.
 
@@ -127,7 +136,7 @@ def best_lr(sweep: list[dict], fallback: float = RunConfig().lr, floor: float = 
     standard model's best), instead of a pick decided by noise.
     """
     rates = sorted({r["lr"] for r in sweep})
-    if max(p["acc_predictable"] for r in sweep for p in r["curve"][1:]) < floor:
+    if not leaves_chance(sweep, floor):
         return fallback
     acc = {lr: statistics.fmean(area(r) for r in sweep if r["lr"] == lr) for lr in rates}
     loss = {lr: statistics.fmean(area(r, "loss_predictable") for r in sweep if r["lr"] == lr) for lr in rates}
