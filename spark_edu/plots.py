@@ -33,8 +33,17 @@ PNG_COLORS = 64
 
 
 def use_book_style() -> None:
-    """144 dpi, readable fonts, light grid; in a notebook, figures are shown as palette PNGs."""
+    """144 dpi, readable fonts, light grid; in a notebook, figures are shown as palette PNGs.
+
+    matplotlib's font lookup warns on stderr about fonts a machine lacks (it then falls back to
+    DejaVu Sans); which warnings appear depends on the machine's font cache, so they are silenced
+    to keep every figure cell's output the same on every machine.
+    """
+    import logging
+
     import matplotlib as mpl
+
+    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
 
     mpl.rcParams.update(
         {

@@ -275,3 +275,19 @@ def test_a_cell_stopped_right_after_tuning_still_has_its_choice(tmp_path):
     saved["best_lr"] = {}  # as an interrupted study left it
     path.write_text(json.dumps(saved))
     assert study.load_cell(path)["best_lr"] == {"standard": 3e-3}
+
+
+def test_resume_trains_only_the_missing_runs(tmp_path, monkeypatch):
+    kw = dict(variants=("standard",), seeds=2, eval_size=20)
+    path = study.run_cell("pointer", 1, 1, tmp_path, lrs=(3e-3,), max_steps=10, **kw)
+    first = json.loads(path.read_text())
+    rates = []
+    real = study.steps_run
+    monkeypatch.setattr(study, "steps_run", lambda *a: rates.append(a[4]) or real(*a))
+    study.run_cell("pointer", 1, 1, tmp_path, lrs=(3e-3, 1e-2), max_steps=10, resume=True, **kw)
+    cell = study.load_cell(path)
+    assert rates[0] == 1e-2 and set(rates) == {1e-2}  # only the new rate trains; the earlier runs are reused
+    assert len(cell["runs"]) == len(first["runs"]) + len(rates) and cell["lrs"] == [3e-3, 1e-2]
+    assert cell["wall_s"] >= first["wall_s"]
+    with pytest.raises(ValueError, match="other settings"):
+        study.run_cell("pointer", 1, 1, tmp_path, lrs=(3e-3,), max_steps=20, resume=True, **kw)

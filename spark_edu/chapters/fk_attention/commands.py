@@ -51,6 +51,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lrs", type=float, nargs="+", help="with --study: learning rates tried per variant on seed 0")
     parser.add_argument("--max-steps", type=positive_int, help="with --study: step budget (default: the cell's)")
     parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="with --study: keep the runs already in each cell's file (same settings) and train only the missing "
+        "ones, e.g. after adding a learning rate to --lrs",
+    )
+    parser.add_argument(
         "--rounds", type=int, default=9, help="with --cost-only: paired timing rounds per length after a warm-up (>= 7)"
     )
     parser.add_argument(
@@ -121,6 +127,7 @@ def run_study(args: argparse.Namespace) -> int:
             lrs=tuple(args.lrs or study.LRS),
             seeds=args.seeds,
             max_steps=args.max_steps,
+            resume=args.resume,
         )
         print(study.format_summary(study.merge([study.load_cell(path)])))
         print("wrote", path)

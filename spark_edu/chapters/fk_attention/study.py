@@ -66,14 +66,25 @@ def run_cell(
     seeds: int = 3,
     max_steps: int | None = None,
     eval_size: int = 1000,
+    resume: bool = False,
 ) -> Path:
-    """Tune, then seed, every variant on one cell; rewrite the cell's file after each run."""
+    """Tune, then seed, every variant on one cell; rewrite the cell's file after each run.
+
+    ``resume=True`` reuses the runs already in the cell's file (same settings required) and
+    trains only the missing ones: e.g. one more learning rate for every variant, then the
+    seeds at any rate that the larger grid now chooses. Its wall time adds to the file's.
+    """
     for name in variants:
         check_variant(name)
     budget = max_steps if max_steps is not None else CELLS.get((task, hops, layers), 2000)
     setting = replace(StepsSetting(), max_steps=budget, eval_size=eval_size)
     task_config(task, hops, setting)  # a bad cell stops here, before anything is written
     path = Path(out) / cell_file(task, hops, layers)
+    previous = load_cell(path) if resume and path.exists() else None
+    if previous is not None and previous["setting"] != setting_dict(setting):
+        raise ValueError(f"resume: {path} was made with other settings ({previous['setting']}); remove it first")
+    done = {(r["variant"], r["lr"], r["seed"]): r for r in previous["runs"]} if previous else {}
+    wall_before = previous["wall_s"] if previous else 0.0
     record = {
         "command": "python -m spark_edu " + " ".join(sys.argv[1:]),
         "cell": {"task": task, "hops": hops, "layers": layers},
@@ -83,7 +94,7 @@ def run_cell(
         "threads": 1,
         "environment": describe_environment(),
         "date": datetime.date.today().isoformat(),
-        "runs": [],
+        "runs": list(done.values()),
         "best_lr": {},
     }
     start = time.perf_counter()
@@ -91,21 +102,23 @@ def run_cell(
     def save(run: dict | None) -> None:
         if run is not None:
             record["runs"].append(run)
-        record["wall_s"] = round(time.perf_counter() - start, 1)
+        record["wall_s"] = round(wall_before + time.perf_counter() - start, 1)
         record["load_average"] = [round(x, 2) for x in os.getloadavg()]
         results.write_atomic(path, json.dumps(record, indent=1))
 
+    def trained(name: str, lr: float, seed: int) -> dict:
+        if (name, lr, seed) not in done:  # the file keeps every earlier run, so an interruption loses none
+            done[(name, lr, seed)] = steps_run(name, task, hops, layers, lr, seed, setting)
+            save(done[(name, lr, seed)])
+        return done[(name, lr, seed)]
+
     save(None)
     for name in variants:
-        tuning = []
-        for lr in lrs:
-            tuning.append(steps_run(name, task, hops, layers, lr, 0, setting))
-            save(tuning[-1])
-        lr = best_lr(tuning, budget)
+        lr = best_lr([trained(name, rate, 0) for rate in lrs], budget)
         record["best_lr"][name] = lr
         save(None)
         for seed in range(1, seeds):
-            save(steps_run(name, task, hops, layers, lr, seed, setting))
+            trained(name, lr, seed)
     return path
 
 
