@@ -124,7 +124,7 @@ def run_study(args: argparse.Namespace) -> int:
             layers,
             args.out,
             variants=tuple(args.variants or heavy),
-            lrs=tuple(args.lrs or study.LRS),
+            lrs=tuple(args.lrs or study.CELL_LRS.get((task, hops, layers), study.LRS)),
             seeds=args.seeds,
             max_steps=args.max_steps,
             resume=args.resume,
