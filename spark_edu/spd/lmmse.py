@@ -87,6 +87,15 @@ class LMMSE:
         estimate = self.mean + (self.gains(noise_variance) * coefficients) @ self.eigenvectors.T  # (B, N)
         return estimate.to(noisy.dtype)
 
+    def log_likelihood(self, noisy: torch.Tensor, noise_variance) -> torch.Tensor:
+        """``log N(x; μ, C + σ² I)`` per signal (B,), the Gaussian model of the noisy signals, up
+        to the constant ``−(N/2) log 2π``: ``−½ Σᵢ [log(λᵢ + σ²) + zᵢ² / (λᵢ + σ²)]``, ``z = Uᵀ(x − μ)``."""
+        check_float("noisy", noisy)
+        check_finite("noisy", noisy)
+        total = self.eigenvalues + self._variance(noise_variance)[..., None]  # (N,) or (B, N)
+        z = (noisy.to(torch.float64) - self.mean) @ self.eigenvectors  # (B, N)
+        return -0.5 * (torch.log(total) + z.pow(2) / total).sum(dim=-1)  # (B,)
+
     def _variance(self, noise_variance) -> torch.Tensor:
         if isinstance(noise_variance, torch.Tensor):
             if noise_variance.dim() > 1 or not noise_variance.is_floating_point():

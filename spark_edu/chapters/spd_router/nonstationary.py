@@ -48,7 +48,16 @@ BANDS = ((1.0, 4.0), (12.0, 20.0))  # cycles per window of "band varies"
 BAND_NOISE = 0.5  # σ of "band varies"
 MIXED_NAME = "LMMSE, fitted on the mixture"
 ORACLE_NAME = "oracle LMMSE (told the condition)"
-LINEAR = (MIXED_NAME, ORACLE_NAME, DIAGONAL_NAME + ", mixture", "Wiener shrinkage, σ̂", "hard threshold, σ̂")
+#: The classical estimators that adapt to each signal (:mod:`~spark_edu.chapters.spd_router.adaptive`), per condition.
+ADAPTIVE_NAMES = {"noise varies": "adaptive LMMSE, σ̂ per signal", "band varies": "adaptive LMMSE, band detected"}
+LINEAR = (
+    MIXED_NAME,
+    *ADAPTIVE_NAMES.values(),
+    ORACLE_NAME,
+    DIAGONAL_NAME + ", mixture",
+    "Wiener shrinkage, σ̂",
+    "hard threshold, σ̂",
+)
 METHODS = ROUTERS + LINEAR
 
 
