@@ -7,7 +7,8 @@ So it uses only what every version of the package since d62f282 offers — ``spa
 ``build`` and ``preset``, ``auxiliary_loss`` and the blocks' ``spd`` / ``attn`` / ``verifier`` /
 ``verifier_out`` / ``mlp`` — and defines the step itself, as ``spark_edu.train.train`` runs it
 (zero the gradients, next-token cross-entropy plus the auxiliary loss, backward, clip at 1,
-AdamW at lr 1e-3 and weight decay 0.01), with subnormals flushed as the chapter trains.
+AdamW at lr 1e-3 and weight decay 0.01: the tree's own ``make_optimizer`` for the chapter
+where it has one), with subnormals flushed as the chapter trains.
 
 It first writes ``CHECK_FILE`` (the first step's logits, loss and gradients and the weights
 after three steps, from seed 0), prints ``{"ready": <spark_edu's path>}``, then answers one
@@ -32,8 +33,18 @@ from spark_edu.model import build, preset
 BATCH, LENGTH, VOCAB, SEED, CHECK_STEPS = 8, 31, 50, 0, 3  # the chapter's batch: 8 sequences of 31 inputs
 
 
+def make_optimizer(model: torch.nn.Module) -> torch.optim.Optimizer:
+    """The chapter's optimizer as the tree makes it; d62f282's ``train`` made a per-tensor AdamW."""
+    try:
+        from spark_edu.chapters.spark_model.training import RunConfig, train_config
+        from spark_edu.train import make_optimizer
+    except ImportError:
+        return torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
+    return make_optimizer(model, train_config(RunConfig(), SEED))
+
+
 def make_step(model: torch.nn.Module, tokens: torch.Tensor, targets: torch.Tensor):
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
+    optimizer = make_optimizer(model)
 
     def loss_fn() -> tuple[torch.Tensor, torch.Tensor]:
         logits = model(tokens)  # (B, T, V)
