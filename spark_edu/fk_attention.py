@@ -267,7 +267,8 @@ def _series_heads(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, c: FKConfig
     Y = V  # paths of length 0
     for _ in range(c.n_terms):
         Y = torch.baddbmm(V, A, Y, alpha=c.beta)  # (BH, T, D): one more hop on every path
-    Y = _scale(c.beta, c.normalize) * Y
+    if c.normalize:
+        Y = _scale(c.beta, c.normalize) * Y  # (BH, T, D); unnormalised, the scale is 1 and no product is formed
     return (Y if c.self_term else A @ Y).view(B, H, T, D)  # (B, H, T, D)
 
 

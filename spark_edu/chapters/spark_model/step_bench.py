@@ -113,7 +113,7 @@ def compare_checks(baseline: dict, candidate: dict) -> dict[str, float]:
 
 
 def _commit(tree: str) -> str | None:
-    done = subprocess.run(["git", "-C", tree, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    done = subprocess.run(["git", "-C", tree, "describe", "--always", "--dirty"], capture_output=True, text=True)
     return done.stdout.strip() or None
 
 
