@@ -25,6 +25,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from importlib import resources
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -34,7 +35,8 @@ from spark_edu.device import cpu_capability, threads
 from spark_edu.measure import paired_ratio
 from spark_edu.validation import check_positive_int
 
-WORKER = Path(__file__).with_name("step_worker.py")
+WORKER = str(resources.files(__package__) / "step_worker.py")
+_RUN_WORKER = "import runpy, sys; runpy.run_path(sys.argv[1])['main'](sys.argv[2])"
 BENCH = "step_bench.json"  # the saved file's name in the chapter's data folder
 BASELINE_COMMIT = "d62f282"  # the commit the issue measures against
 
@@ -69,13 +71,16 @@ class _Worker:
     def __init__(self, tree: str, check_file: Path):
         env = {**os.environ, "PYTHONPATH": str(Path(tree).resolve()), "SPARK_EDU_QUIET": "1"}
         self.process = subprocess.Popen(
-            [sys.executable, "-P", str(WORKER), str(check_file)],
+            [sys.executable, "-P", "-c", _RUN_WORKER, WORKER, str(check_file)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
             env=env,
         )
         self.package = self._read()["ready"]
+        if not Path(self.package).resolve().is_relative_to(Path(tree).resolve()):
+            self.close()
+            raise RuntimeError(f"the worker for {tree} imported spark_edu from {self.package}")
 
     def _read(self) -> dict:
         line = self.process.stdout.readline()

@@ -1,8 +1,9 @@
 """One side of ``bench spark``: a SPaR-K training step, timed in a process of its own.
 
-:mod:`spark_edu.chapters.spark_model.step_bench` starts this file twice, as
-``python -P step_worker.py CHECK_FILE`` with ``PYTHONPATH`` set to a source tree: once the
-tree under test, once the baseline (two versions of one package cannot share a process).
+:mod:`spark_edu.chapters.spark_model.step_bench` runs this file's :func:`main` in two fresh
+interpreters (``runpy.run_path``, with ``-P`` so the working directory is not on the path)
+whose ``PYTHONPATH`` is a source tree: once the tree under test, once the baseline (two
+versions of one package cannot share a process).
 So it uses only what every version of the package since d62f282 offers — ``spark_edu.model``'s
 ``build`` and ``preset``, ``auxiliary_loss`` and the blocks' ``spd`` / ``attn`` / ``verifier`` /
 ``verifier_out`` / ``mlp`` — and defines the step itself, as ``spark_edu.train.train`` runs it
@@ -145,7 +146,3 @@ def main(check_path: str) -> None:
                 fn()
             reply = {name: median_seconds(fn, command["components"]) for name, fn in calls.items()}
         print(json.dumps(reply), flush=True)
-
-
-if __name__ == "__main__":
-    main(sys.argv[1])
