@@ -6,6 +6,7 @@ import torch
 from spark_edu.fk_attention import FKAttention, fk_attention
 
 
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA"))]
 VARIANTS = [(True, False, True), (False, True, True), (True, True, False)]  # the preset's, the default's, no self
 
 
@@ -23,7 +24,7 @@ def _assert_close(a, b, tol=1e-5):
 def _value_and_grads(module, x, mask=None):
     x = x.detach().clone().requires_grad_()
     out = module(x, mask)
-    weight = torch.randn(out.shape, generator=torch.Generator().manual_seed(1), dtype=out.dtype)
+    weight = torch.randn(out.shape, generator=torch.Generator().manual_seed(1), dtype=out.dtype).to(out.device)
     inputs = (x, *module.parameters())
     grads = torch.autograd.grad((out * weight).sum(), inputs, allow_unused=True)  # K = 0 uses no q, k
     return out, [torch.zeros_like(t) if g is None else g for t, g in zip(inputs, grads)]
@@ -32,13 +33,14 @@ def _value_and_grads(module, x, mask=None):
 @pytest.mark.parametrize("T", [1, 7, 31, 64])
 @pytest.mark.parametrize("causal, normalize, self_term", VARIANTS)
 @pytest.mark.parametrize("n_terms", [0, 1, 5])
-def test_fused_series_matches_the_reference(T, causal, normalize, self_term, n_terms):
+@pytest.mark.parametrize("device", DEVICES)
+def test_fused_series_matches_the_reference(T, causal, normalize, self_term, n_terms, device):
     """float32 to 1e-5 of each tensor's scale: the same equations, summed in another order (baddbmm
     rounds V + β·(A·Y) once where the reference rounds twice)."""
-    module = _module(causal, normalize, self_term, n_terms)
-    x = torch.randn(3, T, 32, generator=torch.Generator().manual_seed(T))
+    module = _module(causal, normalize, self_term, n_terms).to(device)
+    x = torch.randn(3, T, 32, generator=torch.Generator().manual_seed(T)).to(device)
     fast, fast_grads = _value_and_grads(module, x)  # no mask: the fused path
-    all_true = torch.ones(T, T, dtype=torch.bool)  # a mask that hides nothing sends it to the reference
+    all_true = torch.ones(T, T, dtype=torch.bool, device=device)  # hides nothing: sends it to the reference
     ref, ref_grads = _value_and_grads(module, x, all_true)
     _assert_close(fast, ref)
     for a, b in zip(fast_grads, ref_grads):

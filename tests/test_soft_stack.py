@@ -7,25 +7,29 @@ from spark_edu.soft_stack import NOOP, run_stack, run_stack_fused
 from spark_edu.verifier import VerifierHead
 
 
-def _inputs(B, T, M, dtype, seed=0):
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA"))]
+
+
+def _inputs(B, T, M, dtype, seed=0, device="cpu"):
     g = torch.Generator().manual_seed(seed)
     controls = torch.randn(B, T, 3, generator=g, dtype=dtype).softmax(-1)  # (B, T, 3) on the simplex
     values = torch.randn(B, T, M, generator=g, dtype=dtype).tanh()  # (B, T, M)
-    return controls.requires_grad_(), values.requires_grad_()
+    return controls.to(device).requires_grad_(), values.to(device).requires_grad_()
 
 
 def _outputs_and_grads(fn, controls, values, K, seed=1):
     stacks, tops = fn(controls, values, K)
     g = torch.Generator().manual_seed(seed)
-    weight_s, weight_t = torch.randn(stacks.shape, generator=g), torch.randn(tops.shape, generator=g)
-    loss = (stacks * weight_s.to(stacks.dtype)).sum() + (tops * weight_t.to(tops.dtype)).sum()
+    weight_s, weight_t = (torch.randn(t.shape, generator=g).to(t) for t in (stacks, tops))
+    loss = (stacks * weight_s).sum() + (tops * weight_t).sum()
     return stacks, tops, torch.autograd.grad(loss, (controls, values))
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("B, T, K, M", [(8, 31, 16, 9), (1, 1, 1, 1), (3, 7, 4, 2), (2, 33, 5, 3)])
-def test_fused_stack_matches_the_loop_in_values_and_gradients(B, T, K, M):
+def test_fused_stack_matches_the_loop_in_values_and_gradients(B, T, K, M, device):
     """float32 to 1e-6 (the fused path adds the three moves in the same order; only FMA rounding differs)."""
-    controls, values = _inputs(B, T, M, torch.float32)
+    controls, values = _inputs(B, T, M, torch.float32, device=device)
     ref = _outputs_and_grads(run_stack, controls, values, K)
     fused = _outputs_and_grads(run_stack_fused, controls, values, K)
     for a, b in zip(ref[:2] + ref[2], fused[:2] + fused[2]):
