@@ -1,7 +1,7 @@
 """python -m spark_edu COMMAND: the one command line of the spark_edu package.
 
 Each chapter that has a command keeps it in ``spark_edu/chapters/<chapter>/commands.py``;
-this module gathers them: ``reproduce`` (the audit), ``bench attention|moe`` (side-by-side
+this module gathers them: ``reproduce`` (the audit), ``bench attention|moe|spark`` (side-by-side
 timings) and ``run <chapter>`` (regenerate a chapter's saved results).
 """
 

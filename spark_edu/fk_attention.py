@@ -28,74 +28,31 @@ import torch
 from torch import nn
 
 from spark_edu.attention.dense import attention_weights
+from spark_edu.fk_convergence import (  # re-exported: the chapter imports them from here
+    _check_pair,
+    check_beta,
+    check_convergence,
+    is_substochastic,
+    prototype_beta_limit,
+    spectral_radius,
+)
 from spark_edu.validation import check_bool, check_float, check_input, check_ndim, check_positive_int, check_range
 
-_STOCHASTIC_TOL = 1e-5  # slack on "rows are non-negative and sum to at most 1"
-
-
-# --- checks ---------------------------------------------------------------------------------
-def check_beta(beta: float) -> float:
-    """``|β| < 1``: the convergence condition for any row-stochastic ``A``."""
-    try:
-        check_range("beta", beta, -1.0, 1.0, low_inclusive=False, high_inclusive=False)
-    except ValueError:
-        raise ValueError(
-            f"beta must lie in (-1, 1) (open): a softmax matrix has spectral radius 1, so the path "
-            f"series Σ (βA)^k converges iff |beta| < 1; got {beta!r}"
-        ) from None
-    return float(beta)
-
-
-def _check_pair(A: torch.Tensor, V: torch.Tensor) -> None:
-    check_float("A", A)
-    check_float("V", V, like=("A", A))
-    if A.dim() < 2 or A.shape[-1] != A.shape[-2]:
-        raise ValueError(f"A must be square in its last two dims (..., T, T), got shape {tuple(A.shape)}")
-    if V.dim() < 2 or V.shape[-2] != A.shape[-1]:
-        raise ValueError(f"V must have shape (..., T, D) with T = {A.shape[-1]} (A's size), got {tuple(V.shape)}")
-    try:
-        torch.broadcast_shapes(A.shape[:-2], V.shape[:-2])
-    except RuntimeError:
-        raise ValueError(f"leading dims of A {tuple(A.shape)} and V {tuple(V.shape)} do not broadcast") from None
-
-
-def is_substochastic(A: torch.Tensor, tol: float = _STOCHASTIC_TOL) -> bool:
-    """True when every entry is ≥ 0 and every row sums to at most 1 (so ‖A‖∞ ≤ 1, ρ(A) ≤ 1)."""
-    return bool((A >= -tol).all()) and bool((A.sum(dim=-1) <= 1 + tol).all())
-
-
-def spectral_radius(A: torch.Tensor) -> torch.Tensor:
-    """ρ(A) = max |λ| for each matrix in the batch (an eigenvalue solve: small T only)."""
-    return torch.linalg.eigvals(A.detach().to(torch.float64)).abs().amax(dim=-1)  # (...)
-
-
-def check_convergence(A: torch.Tensor, beta: float) -> None:
-    """Raise ``ValueError`` unless ρ(βA) < 1, i.e. unless the path series converges.
-
-    For a (sub)stochastic ``A`` (every softmax matrix) this is ``|β| < 1``; for any other
-    matrix it computes the spectral radius.
-    """
-    check_range("beta", beta)
-    beta = float(beta)
-    if is_substochastic(A):
-        check_beta(beta)
-        return
-    rho = float(spectral_radius(A).max())
-    if not abs(beta) * rho < 1:
-        raise ValueError(
-            f"the path series needs rho(beta A) < 1, got |beta| * rho(A) = "
-            f"{abs(beta)} * {rho:.4g} = {abs(beta) * rho:.4g}; choose |beta| < {1 / rho:.4g}"
-        )
-
-
-def prototype_beta_limit(A: torch.Tensor) -> float:
-    """The original prototype's "stability" cap ``0.99 / max|A_ij|``: WRONG, kept to teach why.
-
-    The largest entry of a softmax matrix lies between 1/T and 1, while its spectral radius
-    is exactly 1, so this cap lets β reach 0.99·T: the series diverges for every β ≥ 1 and
-    ``I − βA`` is singular at β = 1 (``(I − A)·1 = 0``).
-    """
-    return 0.99 / (float(A.abs().max()) + 1e-8)
+__all__ = [
+    "FKAttention",
+    "FKConfig",
+    "check_beta",
+    "check_convergence",
+    "fk_attention",
+    "fk_attention_factory",
+    "hops_for_tolerance",
+    "is_substochastic",
+    "path_series",
+    "prototype_beta_limit",
+    "resolvent",
+    "series_error_bound",
+    "spectral_radius",
+]
 
 
 # --- the two ways to compute it -------------------------------------------------------------
@@ -284,9 +241,35 @@ class FKAttention(nn.Module):
         return self.out_proj(self._mix(q, k, v, mask).transpose(1, 2).reshape(B, T, C))  # (B, T, C)
 
     def _mix(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask) -> torch.Tensor:
-        """(B, H, T, D) heads -> (B, H, T, D): the FK step (a subclass may change how β is set)."""
+        """(B, H, T, D) heads -> (B, H, T, D): the FK step (a subclass may change how β is set).
+
+        The series with no mask but the causal one takes :func:`_series_heads`; a mask or the
+        exact resolvent takes :func:`fk_attention`, the reference it is tested against."""
         c = self.config
+        if mask is None and c.n_terms is not None:
+            return _series_heads(q, k, v, c)
         return fk_attention(q, k, v, c.beta, c.n_terms, mask, c.normalize, c.causal, c.self_term)[0]
+
+
+def _series_heads(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, c: FKConfig) -> torch.Tensor:
+    """:func:`fk_attention` with ``K = c.n_terms`` hops on a layer's own (B, H, T, D) heads.
+
+    The same equations without validating again what the layer made: ``A`` by eq-attention-sdpa
+    (no row is fully masked, so none needs zeroing) and each Horner hop of eq-fk-series,
+    ``Y ← V + β·A·Y``, as one fused ``baddbmm`` (a node instead of three per hop).
+    """
+    B, H, T, D = q.shape
+    scores = q @ k.transpose(-2, -1) / math.sqrt(D)  # (B, H, T, T)
+    if c.causal:
+        scores = scores.masked_fill(torch.ones(T, T, dtype=torch.bool, device=q.device).triu(1), -math.inf)
+    A = scores.softmax(dim=-1).view(B * H, T, T)  # (BH, T, T)
+    V = v.reshape(B * H, T, D)  # (BH, T, D)
+    Y = V  # paths of length 0
+    for _ in range(c.n_terms):
+        Y = torch.baddbmm(V, A, Y, alpha=c.beta)  # (BH, T, D): one more hop on every path
+    if c.normalize:
+        Y = _scale(c.beta, c.normalize) * Y  # (BH, T, D); unnormalised, the scale is 1 and no product is formed
+    return (Y if c.self_term else A @ Y).view(B, H, T, D)  # (B, H, T, D)
 
 
 def fk_attention_factory(beta: float = 0.3, n_terms: int | None = None, normalize: bool = True, self_term: bool = True):

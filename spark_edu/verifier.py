@@ -28,6 +28,10 @@ the last step's state says so. Its per-step depth prediction ``ŷ_t`` is the sta
 ``d_t`` itself, so a depth loss trains the controller directly. There is no Gumbel noise and nothing is created in
 ``forward``: every parameter exists at construction and is trained.
 
+The stack itself lives in :mod:`spark_edu.soft_stack` (:func:`stack_step`, the reference
+loop :func:`run_stack`, and :func:`run_stack_fused`, which the head runs); its names are
+importable from here too.
+
 Dimension letters: B batch, T steps, C model width, K stack slots, M element width (+1 for
 the occupancy marker), A = 3 actions (push, pop, no-op).
 """
@@ -40,97 +44,33 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from spark_edu.soft_stack import (
+    NOOP,
+    POP,
+    PUSH,
+    check_controls,
+    run_stack,
+    run_stack_fused,
+    stack_depth,
+    stack_step,
+)
 from spark_edu.validation import check_bool, check_float, check_input, check_ndim, check_positive_int, check_tensor
 
-PUSH, POP, NOOP = 0, 1, 2  # order of the three action strengths in a_t
-_SIMPLEX_TOL = 1e-4  # slack on "each row of controls is non-negative and sums to 1"
-
-
-def check_controls(controls: torch.Tensor) -> None:
-    """Strengths ``a_t`` on the simplex: entries in [0, 1], each row summing to 1.
-
-    Off the simplex the slots stop being convex combinations, and the occupancy (the depth)
-    can grow past the stack size without bound: strengths of 5 fill a 4-slot stack to 3,400.
-    """
-    check_float("controls", controls)
-    if controls.dim() < 1 or controls.shape[-1] != 3:
-        raise ValueError(
-            f"controls must have 3 entries (push, pop, no-op) on the last axis, got shape {tuple(controls.shape)}"
-        )
-    if controls.numel() and (
-        bool((controls < -_SIMPLEX_TOL).any()) or bool(((controls.sum(-1) - 1).abs() > _SIMPLEX_TOL).any())
-    ):
-        raise ValueError(
-            "controls must be non-negative and sum to 1 over (push, pop, no-op) in every row "
-            "(a softmax or a one-hot), so the stack never holds more than its size"
-        )
-
-
-def _check_step(stack: torch.Tensor, controls: torch.Tensor, element: torch.Tensor) -> None:
-    check_float("stack", stack)
-    check_ndim("stack", stack, (3,))
-    check_controls(controls)
-    check_float("controls", controls, like=("stack", stack))
-    check_float("element", element, like=("stack", stack))
-    check_ndim("controls", controls, (2,))
-    check_ndim("element", element, (2,))
-    B, _, M = stack.shape
-    if controls.shape[0] != B or element.shape != (B, M):
-        raise ValueError(
-            f"stack (B, K, M), controls (B, 3) and element (B, M) must agree, got {tuple(stack.shape)}, "
-            f"{tuple(controls.shape)} and {tuple(element.shape)}"
-        )
-
-
-def stack_step(stack: torch.Tensor, controls: torch.Tensor, element: torch.Tensor, check: bool = True) -> torch.Tensor:
-    """One update of eq-verifier-stack: ``stack`` (B, K, M), ``controls`` (B, 3), ``element`` (B, M)."""
-    if check:
-        _check_step(stack, controls, element)
-    pushed = torch.cat([element.unsqueeze(1), stack[:, :-1]], dim=1)  # (B, K, M): e_t on top, bottom dropped
-    popped = torch.cat([stack[:, 1:], torch.zeros_like(stack[:, :1])], dim=1)  # (B, K, M): top removed
-    a = controls.unsqueeze(-1).unsqueeze(-1)  # (B, 3, 1, 1)
-    return a[:, PUSH] * pushed + a[:, POP] * popped + a[:, NOOP] * stack  # (B, K, M)
-
-
-def run_stack(controls: torch.Tensor, values: torch.Tensor, stack_size: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
-    """Run eq-verifier-stack over a sequence from an empty stack.
-
-    ``controls`` (B, T, 3) rows on the simplex (push, pop, no-op); ``values`` (B, T, M) the
-    vectors offered for pushing. Returns ``(stacks, tops)``: ``stacks`` (B, T, K, M+1), the
-    stack after each step (last channel = occupancy), and ``tops`` (B, T, M+1), the top
-    slot read *before* step ``t``'s update.
-    """
-    check_positive_int("stack_size", stack_size)
-    check_float("values", values)
-    check_controls(controls)
-    check_float("controls", controls, like=("values", values))
-    check_ndim("controls", controls, (3,))
-    check_ndim("values", values, (3,))
-    if controls.shape[:2] != values.shape[:2]:
-        raise ValueError(
-            f"controls and values must have the same (batch, length), got "
-            f"{tuple(controls.shape[:2])} and {tuple(values.shape[:2])}"
-        )
-    if controls.shape[1] < 1:
-        raise ValueError("controls and values must have at least one step, got length 0")
-    B, T, M = values.shape
-    ones = torch.ones(B, T, 1, dtype=values.dtype, device=values.device)
-    elements = torch.cat([values, ones], dim=-1)  # (B, T, M+1): e_t = [v_t ; 1]
-    stack = values.new_zeros(B, stack_size, M + 1)  # (B, K, M+1): empty
-    stacks, tops = [], []
-    for t in range(T):
-        tops.append(stack[:, 0])  # (B, M+1): r_t = S_{t-1}[0]
-        stack = stack_step(stack, controls[:, t], elements[:, t], check=False)  # (B, K, M+1)
-        stacks.append(stack)
-    return torch.stack(stacks, dim=1), torch.stack(tops, dim=1)
-
-
-def stack_depth(stacks: torch.Tensor) -> torch.Tensor:
-    """eq-verifier-depth: occupancy summed over slots, (..., K, M+1) -> (...)."""
-    check_float("stacks", stacks)
-    if stacks.dim() < 2:
-        raise ValueError(f"stacks must have shape (..., K, M+1), got {tuple(stacks.shape)}")
-    return stacks[..., -1].sum(dim=-1)
+__all__ = [  # the stack's names stay importable from here, where the chapter met them
+    "NOOP",
+    "POP",
+    "PUSH",
+    "Readout",
+    "VerifierHead",
+    "VerifierOutput",
+    "check_controls",
+    "check_mask",
+    "run_stack",
+    "run_stack_fused",
+    "stack_depth",
+    "stack_step",
+    "verifier_loss",
+]
 
 
 @dataclass(frozen=True)
@@ -225,7 +165,7 @@ class VerifierHead(nn.Module):
         noop = F.one_hot(torch.tensor(NOOP, device=controls.device), 3).to(controls.dtype)  # (3,)
         controls = torch.where(mask.unsqueeze(-1), controls, noop)  # (B, T, 3): padding does nothing
         values = torch.tanh(self.value(hidden_states))  # (B, T, M): v_t
-        stacks, tops = run_stack(controls, values, self.stack_size)  # (B, T, K, M+1), (B, T, M+1)
+        stacks, tops = run_stack_fused(controls, values, self.stack_size, check=False)  # (B, T, K, M+1), (B, T, M+1)
         depth_t = stack_depth(stacks)  # (B, T): d_t
         features = torch.cat([hidden_states, tops, depth_t.unsqueeze(-1)], dim=-1)  # (B, T, C+M+2)
         depth, step_logits, valid_logits = self.readout(features, mask, depth=depth_t)  # depth prediction = d_t

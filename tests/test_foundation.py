@@ -1,6 +1,8 @@
 """Device, seeding, validation, the training loop, measurement helpers, plots, widgets and
 the shared transformer."""
 
+from dataclasses import replace
+
 import matplotlib
 import pytest
 import torch
@@ -10,7 +12,7 @@ from spark_edu.display import check_close, check_shape, show_source
 from spark_edu.chapters.attention_from_scratch.experiments import loglog_slope, measure_dense_scaling
 from spark_edu.chapters.attention_from_scratch.figures import render
 from spark_edu.measure import peak_memory_bytes, time_it
-from spark_edu.train import TrainConfig, train
+from spark_edu.train import TrainConfig, make_optimizer, train
 from spark_edu.transformer import Transformer, TransformerConfig, count_parameters
 from spark_edu.validation import check_range
 
@@ -149,3 +151,23 @@ def test_glue_is_a_no_op_without_myst_nb(monkeypatch):
 
     monkeypatch.setitem(sys.modules, "myst_nb", None)  # import myst_nb now raises ImportError, as on Colab
     assert glue("answer", 42) is None
+
+
+def test_fused_adamw_matches_the_per_tensor_loop():
+    """TrainConfig(fused=True): one kernel for all tensors, the same update to float rounding."""
+    torch.manual_seed(0)
+    models = [torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.Tanh(), torch.nn.Linear(5, 2)) for _ in range(2)]
+    models[1].load_state_dict(models[0].state_dict())
+    config = TrainConfig(lr=1e-2, weight_decay=0.01)
+    optimizers = [make_optimizer(models[0], config), make_optimizer(models[1], replace(config, fused=True))]
+    assert optimizers[1].defaults["fused"] and not optimizers[0].defaults["fused"]
+    x = torch.randn(16, 6)
+    for _ in range(5):
+        for model, opt in zip(models, optimizers):
+            opt.zero_grad()
+            model(x).square().mean().backward()
+            opt.step()
+    for a, b in zip(*(m.parameters() for m in models)):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
+    with pytest.raises(ValueError, match="fused must be a bool"):
+        TrainConfig(fused=1)

@@ -196,8 +196,8 @@ def test_train_run_monitors_before_training_every_few_steps_and_at_the_end():
 def test_run_command_options_all_have_help():
     import argparse
 
-    ((words, command),) = COMMANDS.items()
-    assert words == ("run", "spark_model")
+    assert set(COMMANDS) == {("run", "spark_model"), ("bench", "spark")}
+    command = COMMANDS[("run", "spark_model")]
     parser = argparse.ArgumentParser()
     command.configure(parser)
     assert all(action.help for action in parser._actions)

@@ -303,3 +303,21 @@ def test_claim_measurements_answer_every_claim_once():
     for measurements in (claim_measurements(records, proto), prototype_measurements(proto)):
         assert sorted(m.key for m in measurements) == sorted(c.key for c in claims_for("spd_router"))
     assert torch.get_num_threads() == threads  # training ran single-threaded, then the setting came back
+
+
+@pytest.mark.parametrize("basis, T", [("learned", 31), ("dct", 1), ("learned", 5)])
+def test_forward_is_decompose_without_the_structured_part(basis, T):
+    """forward skips the structured part in input space: y and the loss are decompose's bitwise; the
+    gradients to float rounding (x feeds four branches, whose contributions autograd adds in another order)."""
+    torch.manual_seed(0)
+    router = SPDRouter(32, basis=basis)
+    x = torch.randn(3, T, 32, requires_grad=True)
+    y, loss = router(x)
+    grads = torch.autograd.grad(y.square().sum() + loss, (x, *router.parameters()))
+    parts = router.decompose(x)
+    ref = torch.autograd.grad(parts.y.square().sum() + parts.separation_loss, (x, *router.parameters()))
+    assert torch.equal(y, parts.y) and torch.equal(loss, parts.separation_loss)
+    for a, b in zip(grads, ref):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
+    with pytest.raises(ValueError, match="x must have shape"):
+        router(torch.randn(3, T, 31))

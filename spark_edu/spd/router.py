@@ -184,22 +184,33 @@ class SPDRouter(nn.Module):
         entropy = -(magnitude * torch.log(magnitude + 1e-8)).mean()  # ()
         return self.separation_strength * (struct_loss - entropy)
 
-    def decompose(self, x: torch.Tensor) -> SPDParts:
-        """All intermediates of eq-spd-router for x (B, T, C)."""
+    def _check(self, x: torch.Tensor) -> None:
         check_input("x", x, self.reconstruct.weight)
         if x.dim() != 3 or x.shape[-1] != self.d_model or x.numel() == 0:
             raise ValueError(f"x must have shape (B, T, {self.d_model}) with B, T ≥ 1, got {tuple(x.shape)}")
+
+    def _recombine(self, x, x_struct, x_pseudo) -> tuple[torch.Tensor, torch.Tensor]:
+        """The two paths, their recombination ``y`` (B, T, C) and eq-spd-separation ()."""
+        h_struct = self.structure_path(self.structure_coeffs(x_struct))  # (B, T, S)
+        h_pseudo = self.pseudo_path(x_pseudo)  # (B, T, P)
+        y = self.dropout(self.reconstruct(torch.cat([h_struct, h_pseudo], dim=-1)))  # (B, T, C)
+        return y, self.separation_loss(x_struct, x_pseudo, x)
+
+    def decompose(self, x: torch.Tensor) -> SPDParts:
+        """All intermediates of eq-spd-router for x (B, T, C): the reference :meth:`forward` is tested against."""
+        self._check(x)
         coefficients = x @ self.basis  # (B, T, S)
         gate = self._gate(self.structure_gate(x))  # (B, T, S)
         x_struct = gate * coefficients  # (B, T, S)
         x_pseudo = self._gate(self.pseudo_gate(x)) * self.pseudo_proj(x)  # (B, T, P)
         structured = x_struct @ self.basis.T  # (B, T, C)
-        h_struct = self.structure_path(self.structure_coeffs(x_struct))  # (B, T, S)
-        h_pseudo = self.pseudo_path(x_pseudo)  # (B, T, P)
-        y = self.dropout(self.reconstruct(torch.cat([h_struct, h_pseudo], dim=-1)))  # (B, T, C)
-        loss = self.separation_loss(x_struct, x_pseudo, x)  # ()
+        y, loss = self._recombine(x, x_struct, x_pseudo)  # (B, T, C), ()
         return SPDParts(coefficients, gate, x_struct, x_pseudo, structured, y, loss)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        parts = self.decompose(x)
-        return parts.y, parts.separation_loss
+        """``(y, separation_loss)`` of :meth:`decompose`, without forming the structured part in
+        input space, which neither uses."""
+        self._check(x)
+        x_struct = self._gate(self.structure_gate(x)) * (x @ self.basis)  # (B, T, S)
+        x_pseudo = self._gate(self.pseudo_gate(x)) * self.pseudo_proj(x)  # (B, T, P)
+        return self._recombine(x, x_struct, x_pseudo)  # (B, T, C), ()

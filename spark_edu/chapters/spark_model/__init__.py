@@ -4,5 +4,6 @@
 ablation, the full run behind ``spark_edu/data/spark_model/results.json`` and its loading;
 ``timings`` the component chapters' timed evaluations; ``experiments`` the analysis and
 ``reproduce`` for the spark.stats.* claims; ``figures`` the plots and the widget's ``render``;
-``commands`` is ``python -m spark_edu run spark_model``.
+``step_bench`` (with its worker process ``step_worker``) times the training step against a
+baseline tree; ``commands`` is ``python -m spark_edu run spark_model`` and ``bench spark``.
 """

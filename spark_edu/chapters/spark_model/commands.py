@@ -1,12 +1,13 @@
 """``python -m spark_edu run spark_model``: regenerate the chapter's ``results.json``, or with
-``--convergence`` its ``convergence.json`` (the learning-rate sweep and seed runs)."""
+``--convergence`` its ``convergence.json`` (the learning-rate sweep and seed runs);
+``python -m spark_edu bench spark``: its training step against a baseline tree (``step_bench.json``)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 
-from spark_edu.commandline import Command, output_dir, positive_int
+from spark_edu.commandline import Command, output_dir, output_file, positive_int
 from spark_edu.results import data_dir
 
 
@@ -68,7 +69,52 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def configure_bench(parser: argparse.ArgumentParser) -> None:
+    from spark_edu.chapters.spark_model.step_bench import BASELINE_COMMIT, BENCH, StepBenchConfig
+
+    parser.add_argument(
+        "--baseline-tree",
+        required=True,
+        help=f"source tree of the baseline, e.g. git worktree add ../base {BASELINE_COMMIT}",
+    )
+    parser.add_argument(
+        "--candidate-tree", default=None, help="source tree to time against it (default: the one running this command)"
+    )
+    parser.add_argument(
+        "--threads", type=positive_int, nargs="+", default=list(StepBenchConfig.threads), help="thread counts"
+    )
+    parser.add_argument("--rounds", type=positive_int, default=StepBenchConfig.rounds, help="paired rounds per count")
+    parser.add_argument("--steps", type=positive_int, default=StepBenchConfig.steps, help="steps per round (median)")
+    parser.add_argument(
+        "--component-rounds", type=int, default=StepBenchConfig.component_rounds, help="paired per-component rounds"
+    )
+    parser.add_argument("--out", type=output_file, default=data_dir("spark_model") / BENCH, help="JSON file to write")
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import spark_edu
+    from spark_edu.chapters.spark_model.step_bench import StepBenchConfig, format_report, run_step_bench
+    from spark_edu.results import write_atomic
+
+    candidate = args.candidate_tree or str(Path(spark_edu.__file__).resolve().parent.parent)
+    config = StepBenchConfig(
+        args.baseline_tree, candidate, tuple(args.threads), args.rounds, args.steps, args.component_rounds
+    )
+    result = run_step_bench(config, progress=lambda text: print(" ", text, flush=True))
+    print(format_report(result))
+    write_atomic(args.out, json.dumps(result, indent=1))
+    print("wrote", args.out)
+    return 0
+
+
 COMMANDS = {
+    ("bench", "spark"): Command(
+        "the SPaR-K training step against a baseline source tree, interleaved in two processes",
+        configure_bench,
+        run_bench,
+    ),
     ("run", "spark_model"): Command(
         help="train the SPaR-K ablation or (--convergence) the convergence study; write its saved results",
         description=(
@@ -82,5 +128,5 @@ COMMANDS = {
         ),
         configure=configure,
         run=run,
-    )
+    ),
 }

@@ -5,14 +5,20 @@ from __future__ import annotations
 import statistics
 from typing import TYPE_CHECKING
 
-import torch
-
 from spark_edu.chapters.spark_model.analysis import by_label, mean_curve, superseded
 from spark_edu.chapters.spark_model.convergence import load_study
-from spark_edu.chapters.spark_model.training import RunConfig, datasets, fast_cpu_training, label, next_token_loss
+from spark_edu.chapters.spark_model.training import (
+    RunConfig,
+    datasets,
+    fast_cpu_training,
+    label,
+    next_token_loss,
+    train_config,
+)
 from spark_edu.measure import time_it
 from spark_edu.model import COMPONENTS, SPD_WIRINGS, build, preset
 from spark_edu.plots import COLORS, message_figure, subplots
+from spark_edu.train import make_optimizer
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -91,7 +97,7 @@ def render(
     model = build(chosen, 0)
     train_set, _ = datasets(0, RunConfig(n_test=1))
     x, y = train_set.inputs[:8], train_set.targets[:8]
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    opt = make_optimizer(model, train_config(RunConfig(), 0))  # the chapter's AdamW (fused)
 
     def step():
         loss = next_token_loss(model, x, y)

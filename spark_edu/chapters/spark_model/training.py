@@ -48,6 +48,13 @@ class RunConfig:
     data: PalindromeConfig = field(default_factory=PalindromeConfig)
 
 
+def train_config(run: RunConfig, seed: int) -> TrainConfig:
+    """The :class:`spark_edu.train.TrainConfig` of one run: the budget's settings, AdamW fused."""
+    return TrainConfig(
+        steps=run.steps, lr=run.lr, weight_decay=run.weight_decay, grad_clip=run.grad_clip, seed=seed, fused=True
+    )
+
+
 def datasets(seed: int, run: RunConfig) -> tuple[PalindromeData, PalindromeData]:
     """Training set (the original's 800 sequences) and a held-out set, both from ``seed``."""
     g = torch.Generator().manual_seed(seed)
@@ -169,7 +176,7 @@ def _train_run(config: SparkConfig, seed: int, run: RunConfig) -> dict:
         idx = torch.randint(0, len(train_set), (run.batch_size,), generator=g)  # sampled with replacement
         return train_set.inputs[idx], train_set.targets[idx]
 
-    tc = TrainConfig(steps=run.steps, lr=run.lr, weight_decay=run.weight_decay, grad_clip=run.grad_clip, seed=seed)
+    tc = train_config(run, seed)
     start = time.perf_counter()  # the monitoring evaluations count in the time per step, as they always have
     model.train()  # the mode train() runs in: step 0 is monitored as every later step
     monitor(0)
