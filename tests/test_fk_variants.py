@@ -22,7 +22,7 @@ from spark_edu.chapters.fk_attention.steps import (
     variant_model,
 )
 from spark_edu.fk_attention import FKAttention, fk_attention, fk_attention_factory
-from spark_edu.tasks.reachability import ReachabilityConfig, adjacency, decode, sample, walk_counts
+from spark_edu.tasks.reachability import ReachabilityConfig, adjacency, decode, in_degree_rule, sample, walk_counts
 from spark_edu.train import TrainConfig, train
 from spark_edu.transformer import count_parameters
 
@@ -159,6 +159,15 @@ def test_reachability_docstring_example_and_encoding():
     assert decode(tokens[0], 4) == ([(2, 1), (3, 0), (0, 2)], 0, 1)
     counts = walk_counts(adjacency(tokens, 4), 3)
     assert counts[0, :, 0, 1].tolist() == [0, 1, 0] and counts[1, :, 0, 3].tolist() == [0, 0, 0]
+
+
+def test_in_degree_shortcut_against_the_edge_list():
+    tokens = torch.tensor([[9, 12, 2, 17], [9, 12, 2, 19]])  # the docstring's example: t = 1 has 2→1, t = 3 none
+    assert in_degree_rule(tokens, 4).tolist() == [1, 0]
+    tokens, labels = sample(200, ReachabilityConfig(n_nodes=6, n_edges=6, hops=2), torch.Generator().manual_seed(5))
+    by_hand = [int(any(dst == decode(row, 6)[2] for _, dst in decode(row, 6)[0])) for row in tokens]
+    assert in_degree_rule(tokens, 6).tolist() == by_hand
+    assert bool((in_degree_rule(tokens, 6)[labels == 1] == 1).all())  # every positive has an incoming edge
 
 
 def test_reachability_bad_config():

@@ -134,3 +134,12 @@ def decode(tokens: torch.Tensor, n_nodes: int) -> tuple[list[tuple[int, int]], i
     ids = tokens.tolist()
     query = ids[-1] - n_nodes * n_nodes
     return [(t // n_nodes, t % n_nodes) for t in ids[:-1]], query // n_nodes, query % n_nodes
+
+
+def in_degree_rule(tokens: torch.Tensor, n_nodes: int) -> torch.Tensor:
+    """A shortcut a model can learn instead of reachability: answer 1 iff the target t has an
+    incoming edge (B,). Every positive has one, so the rule errs only on the negatives whose t
+    has one too; its held-out accuracy is the level below which a model need not read any path."""
+    adj = adjacency(tokens, n_nodes)  # (B, N, N)
+    target = (tokens[:, -1] - n_nodes * n_nodes) % n_nodes  # (B,)
+    return (adj[torch.arange(tokens.shape[0]), :, target].sum(dim=-1) > 0).long()
