@@ -50,7 +50,7 @@ COMMANDS = {
         help="SPD router vs the LMMSE and DCT gates: stationary sweep and two non-stationary conditions",
         configure=configure,
         run=run,
-        description="Tune each router's learning rate (3 values), train it over the seeds on the stationary noise\n"
+        description="Tune each router's learning rate (4 values), train it over the seeds on the stationary noise\n"
         "sweep and on two non-stationary conditions (noise level or band varying per signal), beside the\n"
         "LMMSE fitted on the same data, an oracle LMMSE and the classical DCT gates; write stationary.json\n"
         "and nonstationary.json (about 5 and 3 minutes on one quiet core; --part runs one of them).",

@@ -42,7 +42,7 @@ BASELINES = (
     LMMSE_NAME,
 )
 METHODS = ROUTERS + BASELINES
-LEARNING_RATES = (1e-3, 3e-3, 1e-2)  # each router's learning rate is chosen among these
+LEARNING_RATES = (1e-3, 3e-3, 1e-2, 3e-2)  # each router's rate is chosen among these
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """The chapter's saved run: what ``python -m spark_edu run spd_router`` computes, writes and the
 chapter reads (``spark_edu/data/spd_router/stationary.json`` and ``nonstationary.json``).
 
-:func:`run_all` tunes each router's learning rate on a validation set (:func:`tune_lr`, three
-rates, seed 0; once at σ = :data:`TUNE_LEVEL` for the stationary sweep, per condition for the
+:func:`run_all` tunes each router's learning rate on a validation set (:func:`tune_lr`, the rates of
+:data:`LEARNING_RATES`, seed 0; once at σ = :data:`TUNE_LEVEL` for the stationary sweep, per condition for the
 non-stationary runs), then trains it at the chosen rate over the seeds, beside every fixed
 filter and the LMMSE; it also trains the learned-basis router three times longer on each
 non-stationary condition (seed 0), to show which way more training moves it. Each file records
