@@ -303,3 +303,23 @@ def test_claim_measurements_answer_every_claim_once():
     for measurements in (claim_measurements(records, proto), prototype_measurements(proto)):
         assert sorted(m.key for m in measurements) == sorted(c.key for c in claims_for("spd_router"))
     assert torch.get_num_threads() == threads  # training ran single-threaded, then the setting came back
+
+
+def test_saved_result_tables():
+    from spark_edu.chapters.spd_router.experiments import format_sweep, summarize
+    from spark_edu.chapters.spd_router.nonstationary import CONDITIONS, format_conditions
+    from spark_edu.chapters.spd_router.saved import load_results
+
+    saved = load_results()
+    records = saved["stationary"]["records"]
+    sweep = format_sweep(records)
+    levels = sorted({r["noise"] for r in records})
+    assert sweep.columns[1:3] == [f"ρ, σ = {levels[0]}", f"gain dB, σ = {levels[0]}"]
+    learned = sweep.rows[0]
+    assert learned[0] == "router, learned basis"
+    assert learned[2] == summarize(records, "snr_improvement")[("router, learned basis", levels[0])]
+    mixed = [r for c in CONDITIONS for r in saved["nonstationary"][c]["records"]]
+    table = format_conditions(mixed)
+    assert [c for c in CONDITIONS if any(row[0] == c for row in table.rows)] == list(CONDITIONS)
+    band_row = next(row for row in table.rows if row[0] == "band varies")
+    assert band_row[table.columns.index("σ < 0.2")] is None and "—" in repr(table)
