@@ -57,6 +57,16 @@ def test_notebook_figures_are_144_dpi(path):
         assert round(dpi[0]) >= DPI >= 144, f"{path.name}: a figure at {dpi} dpi (re-execute the notebook)"
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_figures_fit_the_column(path):
+    for png in _pngs(path):
+        image = Image.open(io.BytesIO(png))
+        width = image.size[0] / image.info.get("dpi", (DPI,))[0]
+        assert width <= MAX_WIDTH, (
+            f"{path.name}: a figure {width:.1f} in wide (max {MAX_WIDTH}; re-execute or re-lay out)"
+        )
+
+
 def _check(figure, what: str):
     try:
         png = png_bytes(figure)  # tidies the tick labels as the notebook's display does

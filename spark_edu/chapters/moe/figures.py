@@ -69,7 +69,7 @@ def render(
         return message_figure(f"top-{k} routing needs at least {k} experts: lower top-k to {n_experts} or below")
     result = _cached_run(k, n_experts, float(alpha), float(noise), float(capacity_factor), steps, seed)
     m = result.metrics
-    fig, axes = subplots(1, 2, width=3.7, height=3.4)
+    fig, axes = subplots(1, 2, width=3.8, height=2.8)
     plot_load_history(axes[0, 0], result.load_history, "expert load while training")
     plot_routing_matrix(axes[0, 1], result.matrix, "routing (held-out tokens)")
     fig.suptitle(
@@ -86,7 +86,7 @@ def plot_router_loads(result: dict):
     (seed 0, the chosen learning rate, means over blocks of 10 steps) and the fair share 1/E."""
     methods = result["methods"]
     rows = (len(methods) + 1) // 2  # two panels per row: the page is 688 px wide
-    fig, axes = subplots(rows, 2, width=3.5, height=2.7, sharey=True)
+    fig, axes = subplots(rows, 2, width=3.2, height=2.3, sharey=True)
     for ax in axes.flat[len(methods) :]:
         ax.set_visible(False)
     for ax, (name, m) in zip(axes.flat, methods.items()):

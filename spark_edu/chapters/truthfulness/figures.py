@@ -124,8 +124,8 @@ def render(noise: float = 0.2, n_samples: int = 1000, balance: float = 0.5, thre
     labels, probs = widget_scores(round(float(noise), 4), int(n_samples), round(float(balance), 4))
     pred = (probs >= threshold).long()
     cm = confusion_matrix(labels, pred)
-    fig, axes = subplot_mosaic([["roc", "confusion"], ["metrics", "metrics"]], width=3.4, height=3.0)
-    plot_roc(axes["roc"], labels, probs, "logistic regression", threshold, color=COLORS["measured"])
+    fig, axes = subplot_mosaic([["roc", "confusion", "metrics"]], width=2.45, height=2.7)
+    plot_roc(axes["roc"], labels, probs, "LR", threshold, color=COLORS["measured"])  # short: a narrow panel
     axes["roc"].set_title(f"ROC, threshold {threshold:.2f}")
     axes["roc"].legend(loc="lower right", fontsize=8)
     plot_confusion(axes["confusion"], cm)
@@ -140,5 +140,6 @@ def render(noise: float = 0.2, n_samples: int = 1000, balance: float = 0.5, thre
     except ValueError:  # a tiny sample with one class only
         values["AUC"] = float("nan")
     plot_metric_bars(axes["metrics"], values, bayes_optimal(noise, balance)["accuracy"])
-    axes["metrics"].set_title(f"noise {noise:.2f}, n {n_samples}, balance {balance:.2f}")
+    axes["metrics"].set_title(f"noise {noise:.2f}, n {n_samples},\nbalance {balance:.2f}")
+    axes["metrics"].tick_params(axis="x", labelrotation=45)
     return fig
