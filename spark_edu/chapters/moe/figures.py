@@ -86,7 +86,7 @@ def plot_router_loads(result: dict):
     (seed 0, the chosen learning rate, means over blocks of 10 steps) and the fair share 1/E."""
     methods = result["methods"]
     rows = (len(methods) + 1) // 2  # two panels per row: the page is 688 px wide
-    fig, axes = subplots(rows, 2, width=3.2, height=2.3, sharey=True)
+    fig, axes = subplots(rows, 2, width=3.1, height=2.1, sharey=True)
     for ax in axes.flat[len(methods) :]:
         ax.set_visible(False)
     for ax, (name, m) in zip(axes.flat, methods.items()):

@@ -107,7 +107,7 @@ def render(
     with fast_cpu_training():
         live_ms = time_it(step, repeats=live_steps, warmup=1).median_ms
     names = list(runs)
-    fig, axes = subplot_mosaic([["params", "ms"], ["accuracy", "accuracy"]], width=3.5, height=2.7)
+    fig, axes = subplot_mosaic([["params", "ms", "accuracy"]], width=2.45, height=2.8)
     colors = [COLORS["verifier"] if n == name else "lightgrey" for n in names]
     params = [runs[n][0]["parameters"] / 1e3 for n in names]
     axes["params"].barh(range(len(names)), params, color=colors)

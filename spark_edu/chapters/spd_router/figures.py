@@ -91,11 +91,10 @@ def render(noise_level: float = 0.5, n_components: int = 3, strength: float = 0.
     gain = snr_improvement_db(clean, noisy, structured).item()
     gain_w = snr_improvement_db(clean, noisy, wiener).item()
     gain_l = snr_improvement_db(clean, noisy, lmmse).item()
-    fig, axes = subplots(2, 2, width=3.6, height=2.4, sharey=True)  # two per row: the page is 688 px
+    fig, axes = subplots(1, 3, width=2.45, height=2.3, sharey=True)
     t = range(clean.shape[-1])
     panels = [
-        ("clean signal", [(clean, "k", "clean")]),
-        ("noisy input", [(noisy, "C7", "noisy")]),
+        ("input: noisy, clean", [(noisy, "C7", "noisy"), (clean, "k", "clean")]),
         (
             "structured part",
             [
@@ -107,7 +106,7 @@ def render(noise_level: float = 0.5, n_components: int = 3, strength: float = 0.
         ),
         ("residual x − structured", [(noisy - structured, "C1", "residual"), (noisy - clean, "C7", "true noise")]),
     ]
-    for ax, (title, lines) in zip(axes.flat, panels):
+    for ax, (title, lines) in zip(axes[0], panels):
         for signal, color, label in lines:
             ax.plot(
                 t,
