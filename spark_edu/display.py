@@ -67,23 +67,36 @@ class Table:
     ``print`` and the strict notebook test (nbval compares both, and both are deterministic).
 
     ``formats`` maps a column to a format spec (``".3f"``); other values print with ``str``.
+    A cell may be ``None`` (shown as "—"), or an interval: ``(value, low, high)`` shows as
+    ``value [low, high]`` and ``(low, high)`` as ``[low, high]``, each number in the column's format.
     A ``verdict`` column's cells get the class ``verdict-<verdict>`` (coloured by the book's CSS).
+    ``caption`` goes above the table and ``notes`` below it (a line break starts a new line).
     """
 
-    def __init__(self, rows, columns, formats: dict | None = None, caption: str = ""):
+    def __init__(self, rows, columns, formats: dict | None = None, caption: str = "", notes: str = ""):
         self.columns = list(columns)
         self.rows = [list(r.values()) if isinstance(r, dict) else list(r) for r in rows]
         if any(len(r) != len(self.columns) for r in self.rows):
             raise ValueError(f"rows: every row needs {len(self.columns)} values ({self.columns})")
         self.formats = dict(formats or {})
         self.caption = caption
+        self.notes = notes
 
     def _cell(self, column: str, value) -> str:
+        if value is None:
+            return "—"
+        if isinstance(value, tuple):
+            *shown, low, high = (self._cell(column, v) for v in value)
+            return " ".join([*shown, f"[{low}, {high}]"])
         spec = self.formats.get(column)
         return format(value, spec) if spec and isinstance(value, int | float) else str(value)
 
     def _numeric(self, j: int) -> bool:
-        return all(isinstance(r[j], int | float) and not isinstance(r[j], bool) for r in self.rows)
+        number = lambda v: isinstance(v, int | float) and not isinstance(v, bool)  # noqa: E731
+        values = [r[j] for r in self.rows if r[j] is not None]
+        return bool(values) and all(
+            number(v) or (isinstance(v, tuple) and len(v) in (2, 3) and all(map(number, v))) for v in values
+        )
 
     def __repr__(self) -> str:
         cells = [[self._cell(c, v) for c, v in zip(self.columns, r)] for r in self.rows]
@@ -91,7 +104,7 @@ class Table:
         just = [str.rjust if self._numeric(j) else str.ljust for j in range(len(self.columns))]
         line = lambda vals: "  ".join(just[j](v, widths[j]) for j, v in enumerate(vals)).rstrip()  # noqa: E731
         lines = [line(self.columns), "  ".join("-" * w for w in widths), *(line(r) for r in cells)]
-        return "\n".join(([self.caption] if self.caption else []) + lines)
+        return "\n".join(([self.caption] if self.caption else []) + lines + ([self.notes] if self.notes else []))
 
     def _repr_html_(self) -> str:
         from html import escape
@@ -107,8 +120,10 @@ class Table:
                     cls += " verdict-" + str(v).replace(" ", "-")
                 tds.append(f'<td class="{cls}">{escape(self._cell(c, v))}</td>')
             body.append(f"<tr>{''.join(tds)}</tr>")
-        caption = f"<caption>{escape(self.caption)}</caption>" if self.caption else ""
+        lines = lambda text: escape(text).replace("\n", "<br>")  # noqa: E731
+        caption = f"<caption>{lines(self.caption)}</caption>" if self.caption else ""
+        notes = f'<p class="spark-table-notes">{lines(self.notes)}</p>' if self.notes else ""
         return (
             f'<div class="spark-table-box" style="overflow-x:auto;max-width:100%"><table class="spark-table">'
-            f"{caption}<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
+            f"{caption}<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{notes}</div>"
         )

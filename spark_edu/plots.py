@@ -28,6 +28,9 @@ COLORS = {
 
 #: Figures are drawn at this resolution (crisp on the page and on high-density screens).
 DPI = 144
+#: The widest a figure may be drawn (inches): the book's column is 688 px, so a wider figure
+#: is scaled down, and at 8 in its 9 pt legends still show at about 8 pt (688 / (8 · 96) · 9).
+MAX_WIDTH = 8.0
 #: Colours kept when a figure's PNG is palette-quantised (small files, no visible banding).
 PNG_COLORS = 64
 
@@ -157,6 +160,16 @@ def subplots(nrows: int = 1, ncols: int = 1, width: float = 3.2, height: float =
     return plt.subplots(
         nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False, constrained_layout=True, **kwargs
     )
+
+
+def subplot_mosaic(layout: list[list[str]], width: float = 3.2, height: float = 3.0, **kwargs):
+    """``plt.subplot_mosaic`` sized per cell of ``layout`` (rows of panel names; a name repeated
+    along a row spans), with the book style applied: (Figure, {name: Axes})."""
+    import matplotlib.pyplot as plt
+
+    use_book_style()
+    size = (width * len(layout[0]), height * len(layout))
+    return plt.subplot_mosaic(layout, figsize=size, constrained_layout=True, **kwargs)
 
 
 def plot_matrix(

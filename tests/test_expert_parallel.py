@@ -340,6 +340,8 @@ def test_benchmark_runs_and_reports_at_a_tiny_shape():
     assert 0.5 < pair["measured_over_predicted"] < 1.5  # 128 assignments per rank: a loose check only
     assert all(ms >= 0 for run in result["runs"] for ms in run["median_ms"].values())
     report = format_report(result)
-    assert report.splitlines()[3].split()[:2] == ["1", "4"] and report.splitlines()[4].split()[:2] == ["2", "2"]
+    assert [row[:2] for row in report.rows] == [[1, 4], [2, 2]] and report.rows[0][-1] is None
+    text = repr(report).splitlines()
+    assert text[2].split()[:3] == ["W", "E/rank", "thr"] and text[-2].startswith("cost model")
     with pytest.raises(ValueError, match="divide n_experts"):
         run_expert_parallel_benchmark(world_sizes=(3,), n_experts=4)

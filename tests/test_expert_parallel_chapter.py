@@ -18,7 +18,7 @@ from spark_edu.chapters.moe.parallel_figures import (
     plot_parallel_layout,
     send_matrix,
 )
-from spark_edu.chapters.moe.scaling import scaling_html, scaling_markdown, scaling_table
+from spark_edu.chapters.moe.scaling import format_scaling, scaling_table
 
 TINY = ["--tokens", "32", "--d-model", "8", "--d-hidden", "8", "--n-experts", "4", "--repeats", "1", "--warmup", "0"]
 
@@ -151,11 +151,11 @@ def test_the_scaling_model_against_a_hand_computation():
     assert many["latency_ms"] == pytest.approx(1e3 * 2 * 63 * 10e-6)
     assert many["network_share"] == pytest.approx(56 / 64) and many["remote_share"] == pytest.approx(63 / 64)
     assert many["exchange_over_experts"] == pytest.approx(many["exchange_ms"] / experts_ms)
-    table = scaling_markdown(rows).splitlines()
-    assert len(table) == 5 and table[0].startswith("| W | expert elsewhere |")
-    assert table[4].startswith("| 64 | 98% | 88% |")
-    html = scaling_html(rows)
-    assert html.count("<tr>") == 4 and "<th" in html and ">98%</td>" in html
+    table = repr(format_scaling(rows)).splitlines()
+    assert len(table) == 5 and table[0].split()[:3] == ["W", "expert", "elsewhere"]
+    assert table[4].split()[:3] == ["64", "98%", "88%"]
+    html = format_scaling(rows)._repr_html_()
+    assert html.count("<tr>") == 4 and '<td class="num">98%</td>' in html
     default = scaling_table()
     assert [r["devices"] for r in default] == [8, 64, 256]
     assert all(math.isfinite(v) for r in default for v in r.values())

@@ -1,5 +1,6 @@
-"""Figures a reader can read: every figure in the book is a >= 144 dpi PNG, and no two tick
-labels of a chapter's figures overlap (matplotlib reports each label's drawn box).
+"""Figures a reader can read: every figure in the book is a >= 144 dpi PNG, no chapter figure
+is drawn wider than ``MAX_WIDTH`` (the page would shrink its text), and no two tick labels of
+a chapter's figures overlap (matplotlib reports each label's drawn box).
 
 The dpi is checked on the committed notebooks' PNG outputs (``spark_edu.plots.png_bytes``
 records it in the file); the overlap check draws each chapter's widget figure at its
@@ -22,7 +23,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from spark_edu.plots import DPI, plot_loglog_fit, png_bytes, subplots, tick_label_overlaps  # noqa: E402
+from spark_edu.plots import DPI, MAX_WIDTH, plot_loglog_fit, png_bytes, subplots, tick_label_overlaps  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "book").glob("*.ipynb"))
@@ -56,9 +57,21 @@ def test_notebook_figures_are_144_dpi(path):
         assert round(dpi[0]) >= DPI >= 144, f"{path.name}: a figure at {dpi} dpi (re-execute the notebook)"
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_figures_fit_the_column(path):
+    for png in _pngs(path):
+        image = Image.open(io.BytesIO(png))
+        width = image.size[0] / image.info.get("dpi", (DPI,))[0]
+        assert width <= MAX_WIDTH, (
+            f"{path.name}: a figure {width:.1f} in wide (max {MAX_WIDTH}; re-execute or re-lay out)"
+        )
+
+
 def _check(figure, what: str):
     try:
-        png_bytes(figure)  # tidies the tick labels as the notebook's display does
+        png = png_bytes(figure)  # tidies the tick labels as the notebook's display does
+        width = Image.open(io.BytesIO(png)).size[0] / DPI
+        assert width <= MAX_WIDTH, f"{what}: {width:.1f} in wide, scaled down to the 688 px column (max {MAX_WIDTH})"
         assert not tick_label_overlaps(figure), f"{what}: overlapping tick labels {tick_label_overlaps(figure)}"
         for ax in figure.axes:
             assert ax.title.get_fontsize() >= 9, f"{what}: a title below 9 pt"

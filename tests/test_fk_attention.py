@@ -317,7 +317,7 @@ from spark_edu.chapters.fk_attention.experiments import (  # noqa: E402
     prototype_setting,
 )
 from spark_edu.chapters.fk_attention.figures import chain_resolvent, render  # noqa: E402
-from spark_edu.chapters.fk_attention.sweep import load_records, save_records, summarize  # noqa: E402
+from spark_edu.chapters.fk_attention.sweep import format_summary, load_records, save_records, summarize  # noqa: E402
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -358,6 +358,8 @@ def test_sweep_summary_and_csv_round_trip(tmp_path):
     rows = summarize(load_records(path))
     assert [(r["kind"], r["seeds"]) for r in rows] == [("fk", 2), ("standard", 2)]
     assert abs(rows[0]["mean"] - 0.25) < 1e-12 and rows[1]["high"] == 1.0
+    text = repr(format_summary(rows, chance=1 / 7)).splitlines()
+    assert text[2].split()[:5] == ["2", "1", "fk", "2", "0.250"] and text[-1] == "chance: 0.143"
 
 
 def test_shipped_sweep_loads_from_any_folder(tmp_path, monkeypatch):
@@ -402,3 +404,14 @@ def test_render_draws_the_widget_figure():
     figure = render(beta=0.6, n_terms=2, n_nodes=5)
     assert len(figure.axes) == 4  # series, exact (with its colour bar), node 0's row
     plt.close(figure)
+
+
+def test_cost_table_from_the_shipped_run():
+    from spark_edu.chapters.fk_attention.analysis import REFERENCE, cost_paths, format_cost, load_cost
+
+    rows = load_cost()["rows"]
+    table = format_cost(rows)
+    assert len(table.rows) == len(rows) * len(cost_paths(rows[0])) and "paired rounds" in table.caption
+    reference = [row for row in table.rows if row[1] == REFERENCE]
+    assert all(row[3] == (1.0, 1.0, 1.0) for row in reference)
+    assert "1.00 [1.00, 1.00]" in repr(table)

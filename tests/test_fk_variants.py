@@ -220,7 +220,7 @@ def test_run_cell_writes_reloads_and_summarises(tmp_path):
     assert "wall_s" in cell and len(cell["load_average"]) == 3 and cell["threads"] == 1
     rows = study.summarize(cell)
     assert [r["seeds"] for r in rows] == [2, 2] and all(r["steps_mean"] == 20 for r in rows)  # censored
-    assert "censored" in study.format_summary(cell)
+    assert "censored" in repr(study.format_summary(cell))
     assert study.load_cells(tmp_path)[0]["cell"] == {"task": "reach", "hops": 2, "layers": 1}
     json.loads(path.read_text())
 

@@ -461,3 +461,27 @@ def test_bench_runs_small_and_writes_json(tmp_path, capsys):
         main(["bench", "moe", "--tokens", "3", "--repeats", "1"])
     assert exit_info.value.code == 2
     assert capsys.readouterr().err.strip().splitlines()[-1].startswith("python -m spark_edu bench moe: error: tokens")
+
+
+def test_bench_report_tables_from_the_saved_result():
+    from spark_edu.chapters.moe.bench import TARGETS, format_report, saved_result, target_outcomes
+
+    saved = saved_result()
+    paths, ratios, cases = format_report(saved)
+    assert [row[0] for row in paths.rows] == ["loop", "sorted", "floor", "ideal", "dense", "peak", "route", "permute"]
+    assert paths.rows[-1][2:4] == [None, None] and "CPU capability" in paths.caption
+    outcomes = {row[0]: row[4] for row in ratios.rows if row[3] is not None}
+    assert outcomes == {name: target_outcomes(saved)[name] for name in TARGETS}
+    assert [row[0] for row in cases.rows] == ["main", *saved["cases"]]
+    assert "126% [122%, 128%]" in repr(cases)  # the main case's fraction of the floor, median [IQR]
+
+
+def test_summary_table_shows_mean_min_max():
+    from spark_edu.chapters.moe.experiments import format_summary
+
+    table = format_summary({"no aux loss": {"balance_cv": (0.98, 0.97, 0.999), "accuracy": (0.8, 0.75, 0.85)}})
+    assert repr(table).splitlines()[1:] == [
+        "setting                     1−CV²              accuracy",
+        "-----------  --------------------  --------------------",
+        "no aux loss  0.980 [0.970, 0.999]  0.800 [0.750, 0.850]",
+    ]

@@ -321,3 +321,23 @@ def test_forward_is_decompose_without_the_structured_part(basis, T):
         torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
     with pytest.raises(ValueError, match="x must have shape"):
         router(torch.randn(3, T, 31))
+
+
+def test_saved_result_tables():
+    from spark_edu.chapters.spd_router.experiments import format_sweep, summarize
+    from spark_edu.chapters.spd_router.nonstationary import CONDITIONS, format_conditions
+    from spark_edu.chapters.spd_router.saved import load_results
+
+    saved = load_results()
+    records = saved["stationary"]["records"]
+    sweep = format_sweep(records)
+    levels = sorted({r["noise"] for r in records})
+    assert sweep.columns[1:3] == [f"ρ, σ = {levels[0]}", f"gain dB, σ = {levels[0]}"]
+    learned = sweep.rows[0]
+    assert learned[0] == "router, learned basis"
+    assert learned[2] == summarize(records, "snr_improvement")[("router, learned basis", levels[0])]
+    mixed = [r for c in CONDITIONS for r in saved["nonstationary"][c]["records"]]
+    table = format_conditions(mixed)
+    assert [c for c in CONDITIONS if any(row[0] == c for row in table.rows)] == list(CONDITIONS)
+    band_row = next(row for row in table.rows if row[0] == "band varies")
+    assert band_row[table.columns.index("σ < 0.2")] is None and "—" in repr(table)

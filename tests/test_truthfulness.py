@@ -388,6 +388,20 @@ def test_measurements_cover_every_claim_and_label_typed_numbers(tiny_results):
     assert all(m.low <= m.value <= m.high for m in ms if m.key in typed)
 
 
+def test_result_tables_show_claims_intervals_and_calibration(tiny_results):
+    from spark_edu.chapters.truthfulness import experiments
+
+    table = experiments.format_tables(tiny_results)
+    assert [row[0] for row in table.rows] == list(experiments.METRIC_CLAIMS)
+    assert table.columns[2] == "LIAR-like / logistic regression" and "Bayes-optimal" in table.notes
+    value, low, high = tiny_results.tables["LIAR-like", "logistic regression"]["auc"]
+    assert f"{value:.3f} [{low:.3f}, {high:.3f}]" in repr(table).splitlines()[-2]  # the auc row, above the notes
+    calibration = experiments.format_calibration(tiny_results)
+    assert [row[:2] for row in calibration.rows] == [list(key) for key in tiny_results.ece]
+    sweep = experiments.format_noise_sweep([{"noise": 0.2, "accuracy": 0.8, "low": 0.75, "high": 0.85, "bayes": 0.9}])
+    assert repr(sweep).splitlines()[-1].split() == ["0.2", "0.800", "[0.750,", "0.850]", "0.900"]
+
+
 def test_render_returns_a_three_panel_figure():
     import matplotlib.pyplot as plt
 
@@ -453,4 +467,5 @@ def test_truthfulqa_chapter_prints_zero_overlap_only_for_the_split_by_fact():
     assert result["summary"]["by row"]["overlap"]["texts"] > 0.9
     for r in result["per_seed"]:
         assert r["by fact"]["n_distinct"] <= 2 * r["by fact"]["n_items"]  # two answers per held-out fact
-    assert len(truthfulqa.format_summary(result).splitlines()) == 2 + 4
+    table = repr(truthfulqa.format_summary(result)).splitlines()
+    assert len(table) == 2 + 4 and table[-1].split()[:4] == ["by", "fact", "transformer", "0.000"]

@@ -19,7 +19,7 @@ def render(length: int = 8, masking: str = "causal", dim: int = 4, seed: int = 0
     mask = dense_mask(causal, length) if masking == "causal" else torch.ones(length, length, dtype=torch.bool)
     _, weights = attention(q, k, v, mask)  # (T, T)
     scores = q @ k.T / math.sqrt(dim)  # (T, T)
-    fig, axes = subplots(1, 3, width=3.3, height=3.0)
+    fig, axes = subplots(1, 3, width=2.45, height=2.5)
     plot_matrix(axes[0, 0], scores, "scores QKᵀ/√d", cmap="RdBu_r")
     plot_mask(axes[0, 1], mask, f"mask ({masking})")
     plot_matrix(axes[0, 2], weights, "weights softmax(·)", vmin=0, vmax=1)

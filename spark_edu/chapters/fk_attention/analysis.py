@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from spark_edu import results
 from spark_edu.attention import attention
 from spark_edu.device import describe_environment, threads
+from spark_edu.display import Table
 from spark_edu.fk_attention import fk_attention, path_series, resolvent, series_error_bound
 from spark_edu.measure import paired_ratio, paired_times
 from spark_edu.validation import check_positive_int
@@ -127,20 +128,19 @@ def cost_paths(row: dict) -> list[str]:
     return [k for k in row if k not in _NOT_PATHS]
 
 
-def format_cost(rows: list[dict]) -> str:
-    """A fixed-width table: median ms per path, then each path's cost ratio with its IQR."""
+def format_cost(rows: list[dict]) -> Table:
+    """A book table, one row per (length, path): median ms per call, then the path's cost ratio
+    (median [IQR] of per-round ratios to the reference)."""
     names = cost_paths(rows[0])
-    lines = [
-        f"{rows[0]['rounds']} paired rounds per length (order alternating), {rows[0]['threads']} thread(s)",
-        "median ms per call:",
-        f"{'n':>5} " + " ".join(f"{name:>29}" for name in names),
+    table_rows = [
+        [r["n"], name, r[name], (r["ratio"][name], r["q1"][name], r["q3"][name])] for r in rows for name in names
     ]
-    lines += [f"{r['n']:>5} " + " ".join(f"{r[name]:>26.2f} ms" for name in names) for r in rows]
-    lines += [f"cost in {REFERENCE} attentions, median [IQR] of per-round ratios:"]
-    for r in rows:
-        cells = (f"{r['ratio'][name]:.2f} [{r['q1'][name]:.2f}, {r['q3'][name]:.2f}]" for name in names)
-        lines.append(f"{r['n']:>5} " + " ".join(f"{cell:>29}" for cell in cells))
-    return "\n".join(lines)
+    caption = (
+        f"{rows[0]['rounds']} paired rounds per length (order alternating), {rows[0]['threads']} thread(s); "
+        f"cost in {REFERENCE} attentions, median [IQR] of per-round ratios"
+    )
+    columns = ["n", "path", "median ms", "cost [IQR]"]
+    return Table(table_rows, columns, {"median ms": ".2f", "cost [IQR]": ".2f"}, caption)
 
 
 def save_cost(rows: list[dict], path: Path | str) -> Path:

@@ -34,7 +34,7 @@ def plot_chain_resolvents(betas=(0.3, 0.6, 0.9), n_nodes: int = 10):
     """Static figure: the normalised resolvent of the chain for several β."""
     from spark_edu.plots import plot_matrix, subplots
 
-    fig, axes = subplots(1, len(betas), width=3.0, height=2.8)
+    fig, axes = subplots(1, len(betas), width=2.4, height=2.4)
     for ax, beta in zip(axes[0], betas):
         plot_matrix(
             ax,
@@ -55,7 +55,7 @@ def render(beta: float = 0.6, n_terms: int = 3, n_nodes: int = 10):
 
     exact = chain_resolvent(beta, n_nodes)
     series = chain_resolvent(beta, n_nodes, n_terms)
-    fig, axes = subplots(1, 3, width=3.0, height=2.8)
+    fig, axes = subplots(1, 3, width=2.45, height=2.5)
     plot_matrix(
         axes[0, 0], series, f"series, K = {n_terms}", vmin=0, vmax=1, xlabel="node j", ylabel="node i", colorbar=False
     )

@@ -34,6 +34,7 @@ from spark_edu.chapters.fk_attention.steps import (
     task_config,
 )
 from spark_edu.device import describe_environment
+from spark_edu.display import Table
 from spark_edu.measure import mean_interval
 
 #: (task, hops, layers) -> step budget: the cells of the saved study.
@@ -227,29 +228,31 @@ def summarize(cell: dict) -> list[dict]:
     return rows
 
 
-def format_summary(cell: dict) -> str:
-    """A fixed-width table of :func:`summarize`: steps to target and best held-out accuracy."""
+def format_summary(cell: dict) -> Table:
+    """:func:`summarize` as a book table: steps to target and best held-out accuracy; runs of
+    variants whose tuning did not finish go in the notes."""
     c, s = cell["cell"], cell["setting"]
-    lines = [
+    caption = (
         f"{c['task']}, {c['hops']} hop(s), {c['layers']} layer(s): steps to held-out accuracy {s['target']} "
-        f"(budget {s['max_steps']}, evaluated every {s['eval_every']} on {s['eval_size']} held-out examples)",
-        f"{'variant':>18} {'lr (of n)':>10} {'reached':>7}   steps to target, mean [95% CI]   best accuracy [95% CI]",
-    ]
+        f"(budget {s['max_steps']}, evaluated every {s['eval_every']} on {s['eval_size']} held-out examples)"
+    )
+    rows = []
     for r in summarize(cell):
-        censored = "" if r["reached"] == r["seeds"] else " (≥, censored)"
-        acc = r["best_accuracy"]
-        lines.append(
-            f"{r['variant']:>18} {r['lr']:>6.0e} ({r['lrs_tried']}) {r['reached']:>3}/{r['seeds']:<3}   "
-            f"{r['steps_mean']:>6.0f} [{r['steps_low']:>5.0f}, {r['steps_high']:>5.0f}]{censored:<14}"
-            f"   {acc[0]:.3f} [{acc[1]:.3f}, {acc[2]:.3f}]"
+        censored = "" if r["reached"] == r["seeds"] else "≥, censored"
+        steps = (r["steps_mean"], r["steps_low"], r["steps_high"])
+        rows.append(
+            [r["variant"], r["lr"], r["lrs_tried"], f"{r['reached']}/{r['seeds']}", steps, censored, r["best_accuracy"]]
         )
+    notes = []
     for r in incomplete_runs(cell):
         reached = r["steps_to_target"] if r["steps_to_target"] is not None else f"not in {s['max_steps']}"
-        lines.append(
-            f"{r['variant']:>18} {r['lr']:>6.0e}       seed 0 only (tuning not finished): steps {reached}, "
+        notes.append(
+            f"{r['variant']}, lr {r['lr']:.0e}: seed 0 only (tuning not finished): steps {reached}, "
             f"best accuracy {max(a for _, a in r['curve']):.3f}"
         )
-    return "\n".join(lines)
+    columns = ["variant", "lr", "of n lrs", "reached", "steps to target [95% CI]", "note", "best accuracy [95% CI]"]
+    formats = {"lr": ".0e", "steps to target [95% CI]": ".0f", "best accuracy [95% CI]": ".3f"}
+    return Table(rows, columns, formats, caption, "\n".join(notes))
 
 
 def incomplete_runs(cell: dict) -> list[dict]:

@@ -1,4 +1,4 @@
-"""The pointer-chasing sweep's records: summary over seeds, a fixed-width table, and the CSV
+"""The pointer-chasing sweep's records: summary over seeds, a book table, and the CSV
 (``spark_edu/data/fk_attention/sweep.csv``, written by ``python -m spark_edu run fk_attention``).
 """
 
@@ -8,6 +8,7 @@ import csv
 from pathlib import Path
 
 from spark_edu import results
+from spark_edu.display import Table
 from spark_edu.measure import mean_interval
 
 FIELDS = ("kind", "layers", "hops", "seed", "accuracy", "final_loss", "parameters", "steps")
@@ -27,17 +28,12 @@ def summarize(records: list[dict]) -> list[dict]:
     return rows
 
 
-def format_summary(rows: list[dict], chance: float | None = None) -> str:
-    """A fixed-width table of :func:`summarize` rows, stable for strict notebook tests."""
-    lines = [f"{'hops':>4} {'layers':>6} {'attention':>9} {'seeds':>5}   accuracy [95% CI]"]
-    for r in rows:
-        lines.append(
-            f"{r['hops']:>4} {r['layers']:>6} {r['kind']:>9} {r['seeds']:>5}   "
-            f"{r['mean']:.3f} [{r['low']:.3f}, {r['high']:.3f}]"
-        )
-    if chance is not None:
-        lines.append(f"chance: {chance:.3f}")
-    return "\n".join(lines)
+def format_summary(rows: list[dict], chance: float | None = None) -> Table:
+    """:func:`summarize` rows as a book table (stable text for strict notebook tests)."""
+    table_rows = [[r["hops"], r["layers"], r["kind"], r["seeds"], (r["mean"], r["low"], r["high"])] for r in rows]
+    notes = "" if chance is None else f"chance: {chance:.3f}"
+    columns = ["hops", "layers", "attention", "seeds", "accuracy [95% CI]"]
+    return Table(table_rows, columns, {"accuracy [95% CI]": ".3f"}, notes=notes)
 
 
 def _csv_row(r: dict) -> dict:

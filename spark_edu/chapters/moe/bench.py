@@ -38,6 +38,7 @@ import torch
 import torch.nn.functional as F
 
 from spark_edu.device import describe_environment, threads
+from spark_edu.display import Table
 from spark_edu.measure import paired_ratio, paired_times
 from spark_edu.moe import Experts, Router, RouterConfig, dispatch_dense, dispatch_loop, dispatch_sorted, expert_flops
 from spark_edu.moe.dispatch import sort_by_expert
@@ -199,54 +200,66 @@ def saved_result() -> dict:
     return load_json("moe", "bench.json")
 
 
-def _case_line(name: str, r: dict) -> str:
+#: What each timed path does, for the report's table.
+PATHS = {
+    "loop": "one index-mask pass per expert",
+    "sorted": "permute, contiguous slices, un-permute",
+    "floor": "one MLP on all T·K rows",
+    "ideal": "grouped bmm, equal load",
+    "dense": "every expert on every token",
+    "peak": "one square matmul",
+    "route": "gate matmul, softmax, top-k",
+    "permute": "sort, gather, scatter; no expert maths",
+}
+
+
+def _interval(values: list | None) -> tuple | None:
+    return None if values is None else tuple(values)
+
+
+def _case_row(name: str, r: dict) -> list:
     c, ms = r["config"], r["median_ms"]
-    cells = [r["sorted_fraction_of_floor"], r.get("sorted_fraction_of_bound"), r["paired_fraction_of_peak"]["sorted"]]
-    shown = " ".join(f"{'—':>16}" if v is None else f"{v[0]:>5.0%} ({v[1]:.0%}–{v[2]:.0%})" for v in cells)
-    weights = f"{ms['weights']:>8.2f}" if "weights" in ms else f"{'—':>8}"
-    return (
-        f"{name:<12} {c['tokens']:>5} {c['n_experts']:>3} {c['d_hidden']:>5} {r['rows_per_expert']:>7.0f} "
-        f"{ms['loop']:>8.2f} {ms['sorted']:>8.2f} {ms['floor']:>8.2f} {weights} {shown}"
-    )
-
-
-def format_report(result: dict) -> str:
-    """The benchmark as a small fixed-width text report."""
-    c, env, ms, gf = result["config"], result["environment"], result["median_ms"], result["gflops"]
-    lines = [
-        f"MoE dispatch, forward: {c['tokens']} tokens, d={c['d_model']}, experts {c['d_model']}->"
-        f"{c['d_hidden']}->{c['d_model']}, E={c['n_experts']}, top-{c['k']}, median of {c['repeats']} paired rounds",
-        f"torch {env['torch']}, {env['device']}, CPU capability {env['cpu_capability']}, {env['threads']} thread(s)",
-        f"{'path':<8} {'median ms':>10} {'GFLOP/s':>9} {'of peak':>8}",
+    fractions = [
+        r["sorted_fraction_of_floor"],
+        r.get("sorted_fraction_of_bound"),
+        r["paired_fraction_of_peak"]["sorted"],
     ]
-    for name in ("loop", "sorted", "floor", "ideal", "dense", "peak"):
-        if name not in ms:  # results saved before the floor existed
-            continue
-        share = f"{result['fraction_of_peak'][name]:8.0%}" if name in result["fraction_of_peak"] else " " * 8
-        lines.append(f"{name:<8} {ms[name]:10.1f} {gf[name]:9.1f} {share}")
-    lines.append(f"{'route':<8} {ms['route']:10.2f}   (gate matmul, softmax, top-k)")
-    lines.append(f"{'permute':<8} {ms['permute']:10.2f}   (sort, gather, scatter; no expert maths)")
-    iqr = result.get("ratio_iqr", {})  # saved results from before paired rounds have none
-    lines.append(
-        "ratios (median of per-round ratios, IQR): "
-        + ", ".join(
-            f"{k} {v:.2f}x" + (f" ({iqr[k][0]:.2f}–{iqr[k][1]:.2f})" if k in iqr else "")
-            for k, v in result["ratios"].items()
-        )
+    times = [ms["loop"], ms["sorted"], ms["floor"], ms.get("weights")]
+    return [name, c["tokens"], c["n_experts"], c["d_hidden"], r["rows_per_expert"], *times, *map(_interval, fractions)]
+
+
+def format_report(result: dict) -> list[Table]:
+    """The benchmark as book tables: the paths (median ms, GFLOP/s, share of peak), the ratios
+    (median [IQR] of per-round ratios, with the chapter's targets) and, where run, the cases."""
+    c, env, ms, gf = result["config"], result["environment"], result["median_ms"], result["gflops"]
+    caption = (
+        f"MoE dispatch, forward: {c['tokens']} tokens, d={c['d_model']}, experts {c['d_model']}->"
+        f"{c['d_hidden']}->{c['d_model']}, E={c['n_experts']}, top-{c['k']}, median of {c['repeats']} paired rounds\n"
+        f"torch {env['torch']}, {env['device']}, CPU capability {env['cpu_capability']}, {env['threads']} thread(s)"
     )
-    lines.append(
+    share = result["fraction_of_peak"]
+    rows = [[name, ms[name], gf.get(name), share.get(name), what] for name, what in PATHS.items() if name in ms]
+    notes = (
         f"routing share of a fast-path layer (route+permute)/(route+sorted): {result['routing_share']:.1%}; "
         f"router MaxVio {result['router_max_violation']:.2f}"
     )
+    formats = {"median ms": ".2f", "GFLOP/s": ".1f", "of peak": ".0%"}
+    tables = [Table(rows, ["path", "median ms", "GFLOP/s", "of peak", "what it times"], formats, caption, notes)]
+    iqr, outcomes = result.get("ratio_iqr", {}), target_outcomes(result)  # no IQR in results before paired rounds
+    targets = {name: f"{side} {bound:g}x" for name, (bound, side) in TARGETS.items()}
+    ratios = [[k, v, _interval(iqr.get(k)), targets.get(k), outcomes.get(k)] for k, v in result["ratios"].items()]
+    caption = "ratios: median and IQR of the per-round ratios"
+    tables.append(
+        Table(ratios, ["ratio", "median", "IQR", "target", "outcome"], {"median": ".2f", "IQR": ".2f"}, caption)
+    )
     if "cases" in result:
-        lines.append(
+        cases = [_case_row("main", result)] + [_case_row(name, r) for name, r in result["cases"].items()]
+        columns = ["case", "T", "E", "F", "rows/E", "loop ms", "sorted ms", "floor ms", "weights ms"]
+        columns += ["of floor", "of bound", "of peak"]
+        formats = {k: ".2f" for k in columns[5:9]} | {k: ".0%" for k in columns[9:]} | {"rows/E": ".0f"}
+        caption = (
             "sorted path against the floor (one MLP on all rows), the bound max(floor, weight read) "
-            "and the peak, per case (median, IQR of per-round ratios):"
+            "and the peak, per case (median [IQR] of per-round ratios)"
         )
-        lines.append(
-            f"{'case':<12} {'T':>5} {'E':>3} {'F':>5} {'rows/E':>7} {'loop ms':>8} {'sorted':>8} {'floor':>8} "
-            f"{'weights':>8} {'of floor':>16} {'of bound':>16} {'of peak':>16}"
-        )
-        lines.append(_case_line("main", result))
-        lines += [_case_line(name, r) for name, r in result["cases"].items()]
-    return "\n".join(lines)
+        tables.append(Table(cases, columns, formats, caption))
+    return tables

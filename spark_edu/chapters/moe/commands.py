@@ -59,7 +59,7 @@ def run(args) -> int:
     from spark_edu.results import write_atomic
 
     result = run_benchmark(BenchConfig(**{name: getattr(args, name) for name in HELP}))
-    print(format_report(result))
+    print(*format_report(result), sep="\n\n")
     if args.out:
         write_atomic(args.out, json.dumps(result, indent=1))
     return 0

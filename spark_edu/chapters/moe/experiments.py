@@ -18,6 +18,7 @@ from torch import nn
 
 from spark_edu.device import one_thread
 from spark_edu.claims import Measurement, claims_for
+from spark_edu.display import Table
 from spark_edu.moe import (
     MoEConfig,
     MoELayer,
@@ -194,14 +195,23 @@ def summarise(results: dict[str, list[RunResult]], keys=KEYS) -> dict[str, dict[
     }
 
 
-def format_summary(summary: dict) -> str:
-    """A fixed-width table: mean [min, max] over seeds, one row per setting."""
+#: Column titles of the chapter's tables, per metric.
+HEADINGS = {
+    "balance_cv": "1−CV²",
+    "balance_entropy": "entropy",
+    "max_violation": "MaxVio",
+    "specialisation": "specialisation",
+    "specialisation_count": "spec. (counts)",
+    "accuracy": "accuracy",
+}
+
+
+def format_summary(summary: dict) -> Table:
+    """:func:`summarise` as a book table: mean [min, max] over seeds, one row per setting."""
     keys = list(next(iter(summary.values())))
-    width = max(len(n) for n in summary)
-    lines = [" " * width + "".join(f"  {k:>21}" for k in keys)]
-    for name, row in summary.items():
-        lines.append(name.ljust(width) + "".join(f"  {m:6.3f} [{lo:5.3f},{hi:5.3f}]" for m, lo, hi in row.values()))
-    return "\n".join(lines)
+    columns = [HEADINGS[k] for k in keys]
+    rows = [[name, *(tuple(row[k]) for k in keys)] for name, row in summary.items()]
+    return Table(rows, ["setting", *columns], {c: ".3f" for c in columns}, caption="mean [min, max] over seeds")
 
 
 def reproduce(quick: bool = False, results: dict[str, list[RunResult]] | None = None) -> list[Measurement]:

@@ -32,6 +32,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from spark_edu.device import describe_environment
+from spark_edu.display import Table
 from spark_edu.moe.expert_parallel import ExpertParallelMoE, exchange_bytes
 from spark_edu.moe.layer import MoEConfig
 from spark_edu.results import load_json
@@ -243,33 +244,31 @@ def speedups(result: dict) -> dict[str, float]:
     return out
 
 
-def format_report(result: dict) -> str:
-    """The benchmark as a fixed-width text table, one row per run (slowest rank's medians)."""
+def format_report(result: dict) -> Table:
+    """The benchmark as a book table, one row per run (slowest rank's medians), the cost model below."""
     c, env = result["config"], result["environment"]
     backend = "nccl" if c["device"] == "cuda" else "gloo"
-    shape = (
+    caption = (
         f"Expert-parallel MoE, forward: {c['tokens']} tokens per rank, d={c['d_model']}, "
         f"experts {c['d_model']}->{c['d_hidden']}->{c['d_model']}, E={c['n_experts']}, top-{c['k']}, "
-        f"capacity {c['capacity_factor']}, median of {c['repeats']} after {c['warmup']} warm-up"
+        f"capacity {c['capacity_factor']}, median of {c['repeats']} after {c['warmup']} warm-up\n"
+        f"torch {env['torch']}, {c['device']} ({backend}), CPU capability {env['cpu_capability']}"
     )
-    where = f"torch {env['torch']}, {c['device']} ({backend}), CPU capability {env['cpu_capability']}"
-    header = (
-        f"{'W':>2} {'E/rank':>6} {'thr':>3} {'total ms':>9} {'routing':>8} {'exchange':>9} {'experts':>8} "
-        f"{'combine':>8} {'tokens/s':>9} {'MB sent/rank':>12} {'model MB':>9} {'ratio':>6}"
-    )
-    lines = [shape, where, header]
+    columns = ["W", "E/rank", "thr", "total ms", "routing", "exchange", "experts", "combine", "tokens/s"]
+    columns += ["MB sent/rank", "model MB", "ratio"]
+    rows = []
     for run in result["runs"]:
         ms = run["median_ms"]
-        ratio = "-" if run["measured_over_predicted"] is None else f"{run['measured_over_predicted']:.3f}"
-        lines.append(
-            f"{run['world_size']:>2} {run['experts_per_rank']:>6} {run['threads_per_rank']:>3} {ms['total']:9.1f} "
-            f"{ms['routing']:8.1f} {ms['exchange']:9.1f} {ms['experts']:8.1f} {ms['combine']:8.1f} "
-            f"{run['tokens_per_s']:9.0f} {run['bytes_sent_per_rank'] / 1e6:12.3f} "
-            f"{run['predicted_bytes_per_rank'] / 1e6:9.3f} {ratio:>6}"
+        rows.append(
+            [run["world_size"], run["experts_per_rank"], run["threads_per_rank"]]
+            + [ms[k] for k in ("total", "routing", "exchange", "experts", "combine")]
+            + [run["tokens_per_s"], run["bytes_sent_per_rank"] / 1e6, run["predicted_bytes_per_rank"] / 1e6]
+            + [run["measured_over_predicted"]]
         )
+    formats = {k: ".1f" for k in columns[3:8]} | {"tokens/s": ".0f", "MB sent/rank": ".3f", "model MB": ".3f"}
     b = result["runs"][0]["per_rank"][0]["bytes_per_element"]
     kept = 1.0 if c["capacity_factor"] is None else min(1.0, c["capacity_factor"])
-    lines += [
+    notes = [
         "times: the slowest rank's median per phase (ms), thr = torch threads per rank; "
         "bytes: activations that left the rank, dispatch + return",
         f"cost model (eq-moe-ep-bytes): 2·T·K·kept·(W−1)/W·D·b = 2·{c['tokens']}·{c['k']}·{kept:g}·(W−1)/W"
@@ -277,8 +276,8 @@ def format_report(result: dict) -> str:
     ]
     ups = speedups(result)
     if ups:
-        lines.append("throughput over W=1: " + ", ".join(f"{key} {value:.2f}x" for key, value in ups.items()))
-    return "\n".join(lines)
+        notes.append("throughput over W=1: " + ", ".join(f"{key} {value:.2f}x" for key, value in ups.items()))
+    return Table(rows, columns, formats | {"ratio": ".3f"}, caption, "\n".join(notes))
 
 
 def saved_expert_parallel() -> dict:

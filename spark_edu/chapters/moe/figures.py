@@ -69,11 +69,11 @@ def render(
         return message_figure(f"top-{k} routing needs at least {k} experts: lower top-k to {n_experts} or below")
     result = _cached_run(k, n_experts, float(alpha), float(noise), float(capacity_factor), steps, seed)
     m = result.metrics
-    fig, axes = subplots(1, 2, width=4.6, height=3.4)
+    fig, axes = subplots(1, 2, width=3.8, height=2.8)
     plot_load_history(axes[0, 0], result.load_history, "expert load while training")
     plot_routing_matrix(axes[0, 1], result.matrix, "routing (held-out tokens)")
     fig.suptitle(
-        f"top-{k} of {n_experts}, α={alpha:g}, noise={noise:g}, capacity={capacity_factor or '∞'}:  "
+        f"top-{k} of {n_experts}, α={alpha:g}, noise={noise:g}, capacity={capacity_factor or '∞'}:\n"
         f"1−CV² {m['balance_cv']:.2f}, entropy {m['balance_entropy']:.2f}, specialisation "
         f"{m['specialisation']:.2f}, dropped {m['dropped']:.0%}, accuracy {m['accuracy']:.2f}",
         fontsize=9,
@@ -85,13 +85,17 @@ def plot_router_loads(result: dict):
     """One panel per method of the saved router comparison: each expert's load over training
     (seed 0, the chosen learning rate, means over blocks of 10 steps) and the fair share 1/E."""
     methods = result["methods"]
-    fig, axes = subplots(1, len(methods), width=3.2, height=2.9, sharey=True)
-    for ax, (name, m) in zip(axes[0], methods.items()):
+    rows = (len(methods) + 1) // 2  # two panels per row: the page is 688 px wide
+    fig, axes = subplots(rows, 2, width=3.1, height=2.1, sharey=True)
+    for ax in axes.flat[len(methods) :]:
+        ax.set_visible(False)
+    for ax, (name, m) in zip(axes.flat, methods.items()):
         load = torch.tensor(m["load_history_seed0"])  # (steps / 10, E)
         steps = 10 * torch.arange(1, load.shape[0] + 1)
         for e in range(load.shape[1]):
             ax.plot(steps.numpy(), load[:, e].numpy(), lw=1)
         ax.axhline(1 / load.shape[1], color="k", ls="--", lw=1)
         ax.set(title=f"{name} (lr {m['lr']:g})", xlabel="training step")
-    axes[0, 0].set_ylabel("load fraction $f_e$ (routed)")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("load fraction $f_e$ (routed)")
     return fig

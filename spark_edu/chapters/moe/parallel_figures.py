@@ -52,7 +52,7 @@ def plot_exchange(result: dict, world_size: int | None = None):
     _, n, K = dest.shape
     per_rank = sorted(run["per_rank"], key=lambda r: r["rank"])
     experts = torch.tensor([r["first_tokens"]["experts"] for r in per_rank])  # (W, n, K)
-    fig, axes = subplots(1, 2, width=4.0, height=0.9 + 0.3 * W * K, gridspec_kw={"width_ratios": [1.7, 1]})
+    fig, axes = subplots(1, 2, width=3.6, height=0.9 + 0.3 * W * K, gridspec_kw={"width_ratios": [1.7, 1]})
     ax = axes[0, 0]
     grid = dest.permute(0, 2, 1).reshape(W * K, n).float()  # row r·K + j: rank r's j-th choices
     cmap = ListedColormap(["#ffffff", *RANK_COLORS[:W]])

@@ -28,8 +28,9 @@ import time
 import torch
 import torch.nn.functional as F
 
-from spark_edu.chapters.moe.experiments import EVAL_SEED, CategoryMoEModel, moe_config
+from spark_edu.chapters.moe.experiments import EVAL_SEED, HEADINGS, CategoryMoEModel, moe_config
 from spark_edu.device import one_thread
+from spark_edu.display import Table
 from spark_edu.measure import mean_interval
 from spark_edu.moe import (
     balance_cv,
@@ -187,23 +188,13 @@ def quick(steps: int = 30, seeds=(0,)) -> dict:
     return compare_routers(METHODS, lrs=(1e-2,), tune_seeds=seeds, seeds=seeds, steps=steps, batch_tokens=64)
 
 
-def format_table(result: dict) -> str:
+def format_table(result: dict) -> Table:
     """Mean [95% interval] over seeds per method and metric; '—' where it does not apply."""
-    heads = {
-        "max_violation": "MaxVio",
-        "balance_cv": "1−CV²",
-        "specialisation": "spec.",
-        "dropped": "dropped",
-        "unrouted": "no expert",
-        "task_loss": "task loss",
-        "accuracy": "accuracy",
-    }
-    width = max(len(n) for n in result["methods"]) + 2
-    lines = [f"{'method':<{width}}{'lr':>7}" + "".join(f"{h:>22}" for h in heads.values())]
+    heads = {"dropped": "dropped", "unrouted": "no expert", "task_loss": "task loss"}
+    columns = [HEADINGS.get(k) or heads[k] for k in KEYS]
+    rows = []
     for name, m in result["methods"].items():
-        cells = []
-        for k in heads:
-            v = m["summary"][k]
-            cells.append(f"{'—':>22}" if v is None else f"{v[0]:>8.3f} [{v[1]:.3f},{v[2]:.3f}]")
-        lines.append(f"{name:<{width}}{m['lr']:>7g}" + "".join(cells))
-    return "\n".join(lines)
+        cells = [None if m["summary"][k] is None else tuple(m["summary"][k]) for k in KEYS]
+        rows.append([name, m["lr"], *cells])
+    formats = {c: ".3f" for c in columns} | {"lr": "g"}
+    return Table(rows, ["method", "lr", *columns], formats, caption="mean [95% interval] over seeds")

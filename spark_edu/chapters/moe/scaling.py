@@ -26,20 +26,21 @@ uneven routing: read the table as the shape of the problem, not as a prediction.
 
 from __future__ import annotations
 
+from spark_edu.display import Table
 from spark_edu.moe.expert_parallel import exchange_bytes
 from spark_edu.moe.layer import expert_flops
 from spark_edu.validation import check_positive_int, check_range
 
-COLUMNS = (  # key, column title, format; the titles are short so the table fits a book page
-    ("devices", "W", "{:d}"),
-    ("remote_share", "expert elsewhere", "{:.0%}"),
-    ("network_share", "via network", "{:.0%}"),
-    ("mb_sent", "MB sent", "{:.1f}"),
-    ("kb_per_message", "KB per message", "{:.0f}"),
-    ("exchange_ms", "exchange ms", "{:.2f}"),
-    ("latency_ms", "latency ms", "{:.2f}"),
-    ("experts_ms", "experts ms", "{:.2f}"),
-    ("exchange_over_experts", "exchange / experts", "{:.2f}"),
+COLUMNS = (  # key, column title, format spec; the titles are short so the table fits a book page
+    ("devices", "W", "d"),
+    ("remote_share", "expert elsewhere", ".0%"),
+    ("network_share", "via network", ".0%"),
+    ("mb_sent", "MB sent", ".1f"),
+    ("kb_per_message", "KB per message", ".0f"),
+    ("exchange_ms", "exchange ms", ".2f"),
+    ("latency_ms", "latency ms", ".2f"),
+    ("experts_ms", "experts ms", ".2f"),
+    ("exchange_over_experts", "exchange / experts", ".2f"),
 )
 
 
@@ -107,21 +108,10 @@ def scaling_table(
     return rows
 
 
-def scaling_markdown(rows: list[dict]) -> str:
-    """The rows as a Markdown table (rendered as an HTML table in the book)."""
-    lines = ["| " + " | ".join(title for _, title, _ in COLUMNS) + " |", "|" + " ---: |" * len(COLUMNS)]
-    for row in rows:
-        lines.append("| " + " | ".join(fmt.format(row[key]) for key, _, fmt in COLUMNS) + " |")
-    return "\n".join(lines)
+def format_scaling(rows: list[dict]) -> Table:
+    """The rows as a book table (HTML in the page, fixed-width text in ``print``)."""
+    table_rows = [[row[key] for key, _, _ in COLUMNS] for row in rows]
+    return Table(table_rows, [title for _, title, _ in COLUMNS], {title: spec for _, title, spec in COLUMNS})
 
 
-def scaling_html(rows: list[dict]) -> str:
-    """The rows as an HTML table in a box that scrolls sideways on a narrow page."""
-    right = 'style="text-align:right"'
-    head = "".join(f"<th {right}>{title}</th>" for _, title, _ in COLUMNS)
-    cells = ["".join(f"<td {right}>{fmt.format(row[key])}</td>" for key, _, fmt in COLUMNS) for row in rows]
-    body = "".join(f"<tr>{row}</tr>" for row in cells)
-    return f'<div style="overflow-x:auto"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
-
-
-__all__ = ["COLUMNS", "scaling_html", "scaling_markdown", "scaling_table"]
+__all__ = ["COLUMNS", "format_scaling", "scaling_table"]

@@ -17,7 +17,7 @@ from spark_edu.chapters.spark_model.training import (
 )
 from spark_edu.measure import time_it
 from spark_edu.model import COMPONENTS, SPD_WIRINGS, build, preset
-from spark_edu.plots import COLORS, message_figure, subplots
+from spark_edu.plots import COLORS, message_figure, subplot_mosaic, subplots
 from spark_edu.train import make_optimizer
 
 if TYPE_CHECKING:
@@ -46,8 +46,11 @@ def plot_convergence(study: dict, axes=None) -> Figure:
     rate the first selection rule chose."""
     runs, kept = by_label(study), superseded(study)
     if axes is None:
-        fig, grid = subplots(1, len(PANELS), width=3.4, height=3.0, sharey=True)
-        axes = list(grid[0])
+        rows = (len(PANELS) + 1) // 2  # two panels per row: the page is 688 px wide
+        fig, grid = subplots(rows, 2, width=3.6, height=3.0, sharey=True)
+        for ax in grid.flat[len(PANELS) :]:
+            ax.set_visible(False)
+        axes = list(grid.flat)
     for ax, (title, names) in zip(axes, PANELS.items()):
         lines = [(n, runs[n], "-", "") for n in names if n in runs]
         lines += [(n, [r for r in kept if r["label"] == n], "--", ", first rule") for n in names]
@@ -59,10 +62,12 @@ def plot_convergence(study: dict, axes=None) -> Figure:
         ax.axhline(0.9, color="grey", ls=":", lw=0.8, label="_0.9")
         ax.set(title=title, xlabel="training step", ylim=(0, 1.02))
         if ax.lines[1:]:
-            ax.legend(fontsize=6.5, loc="upper left")
+            ax.legend(fontsize=7.5, loc="upper left")
         else:
             ax.text(0.5, 0.5, "not trained in the saved study", ha="center", fontsize=8, transform=ax.transAxes)
-    axes[0].set_ylabel("held-out accuracy, predictable part")
+    for ax in axes[: len(PANELS)]:
+        if ax.get_subplotspec().is_first_col():
+            ax.set_ylabel("held-out accuracy, predictable part")
     return axes[0].figure
 
 
@@ -108,21 +113,21 @@ def render(
     with fast_cpu_training():
         live_ms = time_it(step, repeats=live_steps, warmup=1).median_ms
     names = list(runs)
-    fig, axes = subplots(1, 3, width=3.2, height=3.0)
+    fig, axes = subplot_mosaic([["params", "ms", "accuracy"]], width=2.45, height=2.8)
     colors = [COLORS["verifier"] if n == name else "lightgrey" for n in names]
     params = [runs[n][0]["parameters"] / 1e3 for n in names]
-    axes[0, 0].barh(range(len(names)), params, color=colors)
-    axes[0, 0].set(title=f"parameters: {runs[name][0]['parameters']:,}", xlabel="thousands")
-    axes[0, 0].set_yticks(range(len(names)), names, fontsize=6.5)
-    axes[0, 0].invert_yaxis()
+    axes["params"].barh(range(len(names)), params, color=colors)
+    axes["params"].set(title=f"parameters: {runs[name][0]['parameters']:,}", xlabel="thousands")
+    axes["params"].set_yticks(range(len(names)), names, fontsize=7.5)
+    axes["params"].invert_yaxis()
     saved = [1e3 * statistics.fmean(r["seconds_per_step"] for r in runs[n]) for n in names]
-    axes[0, 1].barh(range(len(names)), saved, color=colors)
-    axes[0, 1].plot([live_ms], [names.index(name)], "kD", label="timed now")
-    axes[0, 1].set(title=f"ms per step (now: {live_ms:.0f})", xlabel="saved study / now")
-    axes[0, 1].set_yticks(range(len(names)), [""] * len(names))
-    axes[0, 1].invert_yaxis()
-    axes[0, 1].legend(fontsize=7, loc="lower right")
-    ax = axes[0, 2]
+    axes["ms"].barh(range(len(names)), saved, color=colors)
+    axes["ms"].plot([live_ms], [names.index(name)], "kD", label="timed now")
+    axes["ms"].set(title=f"ms per step (now: {live_ms:.0f})", xlabel="saved study / now")
+    axes["ms"].set_yticks(range(len(names)), [""] * len(names))
+    axes["ms"].invert_yaxis()
+    axes["ms"].legend(fontsize=7, loc="lower right")
+    ax = axes["accuracy"]
     for n, color in (("none", "grey"), (name, COLORS["verifier"])):
         steps, mean, low, high = mean_curve(runs[n])
         ax.plot(steps, mean, color=color, label=f"{n} (lr {study['best_lr'][n]:g})")

@@ -68,7 +68,7 @@ def draw_pattern(ax, mask: torch.Tensor, block_size: int, title: str = ""):
 
 def pattern_gallery(length: int = 64, block_size: int = 8):
     """Every pattern kind side by side, titled with its element and block sparsity."""
-    fig, axes = subplots(2, 3, width=2.9, height=2.9)
+    fig, axes = subplots(2, 3, width=2.4, height=2.5)
     for ax, kind in zip(axes.flat, PATTERN_KINDS):
         mask = masks.dense_mask(example_pattern(kind, length, block_size), length)
         title = (

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from spark_edu.chapters.spd_router.prototype import NOISE_LEVELS, ORIGINAL_QUICK_RESULTS, prototype_table
 from spark_edu.claims import Measurement, claims_for
 from spark_edu.device import one_thread
+from spark_edu.display import Table
 from spark_edu.measure import mean_interval
 from spark_edu.spd import SPDRouter, snr_improvement_db, structure_correlation
 from spark_edu.spd.baselines import dct_denoise, prior_spectrum
@@ -203,23 +204,15 @@ def summarize(records: list[dict], metric: str, by: str = "noise") -> dict[tuple
     return {k: mean_interval(v) for k, v in groups.items()}
 
 
-def format_sweep(records: list[dict]) -> str:
-    """Methods as rows, noise levels as columns; cells: mean ρ, mean SNR gain and the half-width
-    of its 95% interval over seeds."""
+def format_sweep(records: list[dict]) -> Table:
+    """Methods as rows, noise levels as columns: mean ρ, and the SNR gain as mean [95% interval] over seeds."""
     corr, snr = summarize(records, "correlation"), summarize(records, "snr_improvement")
     levels = sorted({r["noise"] for r in records})
     methods = [m for m in METHODS if (m, levels[0]) in corr]
-    lines = [
-        f"{'method':<26}" + "".join(f"{'σ = ' + str(lv):>21}" for lv in levels),
-        f"{'':<26}" + "".join(f"{'ρ  gain dB ± 95%':>21}" for _ in levels),
-    ]
-    for m in methods:
-        cells = "".join(
-            f"{corr[(m, lv)][0]:>8.3f} {snr[(m, lv)][0]:>+6.2f} ±{(snr[(m, lv)][2] - snr[(m, lv)][1]) / 2:4.2f}"
-            for lv in levels
-        )
-        lines.append(f"{m:<26}{cells}")
-    return "\n".join(lines)
+    rows = [[m, *(cell for lv in levels for cell in (corr[(m, lv)][0], snr[(m, lv)]))] for m in methods]
+    columns = ["method", *(name for lv in levels for name in (f"ρ, σ = {lv}", f"gain dB, σ = {lv}"))]
+    formats = {c: ".3f" if c.startswith("ρ") else "+.2f" for c in columns[1:]}
+    return Table(rows, columns, formats, caption="ρ: mean; SNR gain: mean [95% interval] over seeds")
 
 
 # --- claims --------------------------------------------------------------------------------

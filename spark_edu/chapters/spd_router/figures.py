@@ -32,7 +32,7 @@ from spark_edu.tasks.signals import sinusoid_mixture
 def plot_sweep(records: list[dict], axes=None):
     """SNR gain and ρ against noise level for every method (error bars: 95% interval over seeds)."""
     if axes is None:
-        fig, grid = subplots(1, 2, width=4.2, height=3.2)
+        fig, grid = subplots(1, 2, width=3.6, height=3.2)
         axes = grid[0]
     for metric, ax, label in (
         ("snr_improvement", axes[0], "SNR improvement (dB)"),
@@ -58,7 +58,7 @@ def plot_sweep(records: list[dict], axes=None):
 def plot_conditions(records: list[dict], axes=None):
     """Mean ΔSNR of every method on each non-stationary condition, with 95% intervals over seeds."""
     if axes is None:
-        fig, grid = subplots(1, len(CONDITIONS), width=4.4, height=3.0, sharex=True)
+        fig, grid = subplots(1, len(CONDITIONS), width=3.6, height=3.0, sharex=True)
         axes = grid[0]
     for ax, condition in zip(axes, CONDITIONS):
         rows = [r for r in records if r["condition"] == condition]
@@ -91,11 +91,10 @@ def render(noise_level: float = 0.5, n_components: int = 3, strength: float = 0.
     gain = snr_improvement_db(clean, noisy, structured).item()
     gain_w = snr_improvement_db(clean, noisy, wiener).item()
     gain_l = snr_improvement_db(clean, noisy, lmmse).item()
-    fig, axes = subplots(1, 4, width=2.6, height=2.6, sharey=True)
+    fig, axes = subplots(1, 3, width=2.45, height=2.3, sharey=True)
     t = range(clean.shape[-1])
     panels = [
-        ("clean signal", [(clean, "k", "clean")]),
-        ("noisy input", [(noisy, "C7", "noisy")]),
+        ("input: noisy, clean", [(noisy, "C7", "noisy"), (clean, "k", "clean")]),
         (
             "structured part",
             [

@@ -35,6 +35,7 @@ from spark_edu.chapters.spd_router.experiments import (
     trained_router,
     training_lmmse,
 )
+from spark_edu.display import Table
 from spark_edu.measure import mean_interval
 from spark_edu.spd import snr_improvement_db
 from spark_edu.spd.baselines import dct_denoise, prior_spectrum
@@ -149,23 +150,24 @@ def paired_gap(records: list[dict], a: str, b: str, metric: str = "snr_improveme
     return mean_interval([by[(a, s)] - by[(b, s)] for s in seeds])
 
 
-def format_conditions(records: list[dict]) -> str:
-    """One block per condition: each method's ΔSNR and pooled MSE gain (mean ± 95% half-width),
-    then its ΔSNR per condition group."""
-    lines = []
-    for condition in [c for c in CONDITIONS if any(r["condition"] == c for r in records)]:
-        rows = [r for r in records if r["condition"] == condition]
-        names = list(rows[0]["by_group"])
-        lines.append(f"{condition}: {'ΔSNR dB':>14} {'MSE gain dB':>14}   " + " ".join(f"{n:>15}" for n in names))
-        for m in [m for m in METHODS if any(r["method"] == m for r in rows)]:
-            mine = [r for r in rows if r["method"] == m]
-            cells = []
-            for metric in ("snr_improvement", "mse_gain"):
-                mean, low, high = mean_interval([r[metric] for r in mine])
-                cells.append(f"{mean:+7.2f} ±{(high - low) / 2:4.2f}")
-            groups_ = " ".join(f"{mean_interval([r['by_group'][n] for r in mine])[0]:>+15.2f}" for n in names)
-            lines.append(f"  {m:<34}" + " ".join(f"{c:>14}" for c in cells) + f"   {groups_}")
-    return "\n".join(lines)
+def format_conditions(records: list[dict]) -> Table:
+    """One row per (condition, method): ΔSNR and pooled MSE gain (mean [95% interval] over seeds),
+    then the mean ΔSNR per condition group ('—' for another condition's groups)."""
+    conditions = [c for c in CONDITIONS if any(r["condition"] == c for r in records)]
+    groups = list(dict.fromkeys(n for r in records for n in r["by_group"]))
+    rows = []
+    for condition in conditions:
+        mine = [r for r in records if r["condition"] == condition]
+        for m in [m for m in METHODS if any(r["method"] == m for r in mine)]:
+            runs = [r for r in mine if r["method"] == m]
+            cells = [mean_interval([r[metric] for r in runs]) for metric in ("snr_improvement", "mse_gain")]
+            by_group = [
+                mean_interval([r["by_group"][n] for r in runs])[0] if n in runs[0]["by_group"] else None for n in groups
+            ]
+            rows.append([condition, m, *cells, *by_group])
+    columns = ["condition", "method", "ΔSNR dB", "MSE gain dB", *groups]
+    caption = "mean [95% interval] over seeds; per group: mean ΔSNR dB"
+    return Table(rows, columns, {c: "+.2f" for c in columns[2:]}, caption)
 
 
 def out_of_distribution(noise_level: float = 0.5, seed: int = 0, config: SweepConfig = SweepConfig()) -> list[dict]:

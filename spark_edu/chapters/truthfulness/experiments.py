@@ -23,6 +23,7 @@ from functools import partial
 
 from spark_edu.claims import CLAIMS, Measurement, claims_for
 from spark_edu.device import one_thread
+from spark_edu.display import Table
 from spark_edu.truthfulness.calibration import cross_fit_temperature, ece_interval
 from spark_edu.truthfulness.classifiers import (
     LogRegConfig,
@@ -145,26 +146,33 @@ def run(config: TruthExperiment = QUICK) -> TruthResults:
     return results
 
 
-def _interval(value_low_high: tuple[float, float, float]) -> str:
-    value, low, high = value_low_high
-    return f"{value:.3f} [{low:.3f}, {high:.3f}]"
-
-
-def format_tables(results: TruthResults) -> str:
-    """Claimed vs each (data, classifier) measurement with 95% intervals, fixed rounding."""
+def format_tables(results: TruthResults) -> Table:
+    """Claimed vs each (data, classifier) measurement with its 95% interval, as a book table."""
     cols = list(results.tables)
-    head = f"{'metric':<10}{'claimed':>9}" + "".join(f"  {d[:9] + ' / ' + c[:11]:>26}" for d, c in cols)
-    lines = [head, "-" * len(head)]
-    for metric, key in METRIC_CLAIMS.items():
-        cells = "".join(f"  {_interval(results.tables[c][metric]):>26}" for c in cols)
-        lines.append(f"{metric:<10}{CLAIMS[key].claimed:>9.3f}{cells}")
+    rows = [
+        [metric, CLAIMS[key].claimed, *(tuple(results.tables[c][metric]) for c in cols)]
+        for metric, key in METRIC_CLAIMS.items()
+    ]
+    columns = ["metric", "claimed", *(f"{d} / {c}" for d, c in cols)]
     b = results.bayes
-    lines.append(
+    notes = (
         f"Bayes-optimal on LIAR-like (noise {results.config.noise:g}): accuracy {b['accuracy']:.3f}, "
         f"AUC {b['auc']:.3f}; on prototype-style: AUC 0.5, accuracy <= majority rate "
         f"{max(results.data['prototype-style'].labels.float().mean().item(), 0.5):.3f}"
     )
-    return "\n".join(lines)
+    caption = "measured: value [95% bootstrap interval] over the outer folds' held-out predictions"
+    return Table(rows, columns, {c: ".3f" for c in columns[1:]}, caption, notes)
+
+
+def format_calibration(results: TruthResults) -> Table:
+    """Per (data, classifier): the range of the fitted temperatures and the ECE [95% interval]
+    before and after the cross-fitted temperature scaling."""
+    rows = []
+    for (d_name, c_name), ece in results.ece.items():
+        temps = results.temperatures[d_name, c_name]
+        rows.append([d_name, c_name, (min(temps), max(temps)), tuple(ece["before"]), tuple(ece["after"])])
+    columns = ["data", "classifier", "temperature T", "ECE before", "ECE after"]
+    return Table(rows, columns, {"temperature T": ".2f", "ECE before": ".3f", "ECE after": ".3f"})
 
 
 def measurements(results: TruthResults) -> list[Measurement]:
@@ -239,3 +247,10 @@ def noise_sweep(
             {"noise": noise, "accuracy": acc, "low": low, "high": high, "bayes": bayes_optimal(noise)["accuracy"]}
         )
     return rows
+
+
+def format_noise_sweep(rows: list[dict]) -> Table:
+    """:func:`noise_sweep` as a book table: accuracy [95% interval] beside the Bayes-optimal accuracy."""
+    table_rows = [[r["noise"], (r["accuracy"], r["low"], r["high"]), r["bayes"]] for r in rows]
+    columns = ["noise η", "accuracy [95% CI]", "Bayes 1 − η/2"]
+    return Table(table_rows, columns, {"noise η": ".1f", "accuracy [95% CI]": ".3f", "Bayes 1 − η/2": ".3f"})

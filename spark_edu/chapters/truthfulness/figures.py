@@ -15,7 +15,7 @@ import torch
 
 from spark_edu.chapters.truthfulness.experiments import TruthResults
 from spark_edu.device import one_thread
-from spark_edu.plots import CMAP_WEIGHTS, COLORS, subplots
+from spark_edu.plots import CMAP_WEIGHTS, COLORS, subplot_mosaic, subplots
 from spark_edu.truthfulness.classifiers import TfidfLogisticRegression, cross_val_probs
 from spark_edu.truthfulness.liar_like import bayes_optimal, liar_like_statements
 from spark_edu.truthfulness.metrics import (
@@ -124,11 +124,11 @@ def render(noise: float = 0.2, n_samples: int = 1000, balance: float = 0.5, thre
     labels, probs = widget_scores(round(float(noise), 4), int(n_samples), round(float(balance), 4))
     pred = (probs >= threshold).long()
     cm = confusion_matrix(labels, pred)
-    fig, axes = subplots(1, 3, width=3.3, height=3.2)
-    plot_roc(axes[0, 0], labels, probs, "logistic regression", threshold, color=COLORS["measured"])
-    axes[0, 0].set_title(f"ROC, threshold {threshold:.2f}")
-    axes[0, 0].legend(loc="lower right", fontsize=8)
-    plot_confusion(axes[0, 1], cm)
+    fig, axes = subplot_mosaic([["roc", "confusion", "metrics"]], width=2.45, height=2.7)
+    plot_roc(axes["roc"], labels, probs, "LR", threshold, color=COLORS["measured"])  # short: a narrow panel
+    axes["roc"].set_title(f"ROC, threshold {threshold:.2f}")
+    axes["roc"].legend(loc="lower right", fontsize=8)
+    plot_confusion(axes["confusion"], cm)
     values = {
         "accuracy": accuracy(labels, pred),
         "precision": precision(labels, pred),
@@ -139,7 +139,7 @@ def render(noise: float = 0.2, n_samples: int = 1000, balance: float = 0.5, thre
         values["AUC"] = roc_auc(labels, probs)
     except ValueError:  # a tiny sample with one class only
         values["AUC"] = float("nan")
-    plot_metric_bars(axes[0, 2], values, bayes_optimal(noise, balance)["accuracy"])
-    axes[0, 2].set_title(f"noise {noise:.2f}, n {n_samples}, balance {balance:.2f}")
-    axes[0, 2].tick_params(axis="x", labelrotation=45)
+    plot_metric_bars(axes["metrics"], values, bayes_optimal(noise, balance)["accuracy"])
+    axes["metrics"].set_title(f"noise {noise:.2f}, n {n_samples},\nbalance {balance:.2f}")
+    axes["metrics"].tick_params(axis="x", labelrotation=45)
     return fig

@@ -18,6 +18,7 @@ from functools import partial
 import torch
 
 from spark_edu.device import one_thread
+from spark_edu.display import Table
 from spark_edu.measure import mean_interval
 from spark_edu.truthfulness.classifiers import (
     TfidfLogisticRegression,
@@ -104,16 +105,13 @@ def run(seeds=(0, 1, 2, 3, 4), n_train: int = 750, n_test: int = 250, steps: int
     return {"seeds": tuple(seeds), "per_seed": per_seed, "summary": summary, "steps": steps}
 
 
-def format_summary(result: dict) -> str:
-    """One line per (split, classifier): the largest text overlap over seeds, AUC and MC1 with 95% intervals."""
+def format_summary(result: dict) -> Table:
+    """One row per (split, classifier): the largest text overlap over seeds, AUC and MC1 with 95% intervals."""
     s = result["summary"]
-    head = f"{'split':<8} {'classifier':<16} {'test rows seen (max)':>20} {'AUC [95% CI]':>22} {'MC1 [95% CI]':>22}"
-    lines = [head, "-" * len(head)]
-    for split in SPLITS:
-        for name in CLASSIFIERS:
-            auc, mc1 = s[split][name]["auc"], s[split][name]["mc1"]
-            lines.append(
-                f"{split:<8} {name:<16} {s[split]['overlap']['texts']:>20.3f} "
-                f"{auc[0]:>8.3f} [{auc[1]:.3f}, {auc[2]:.3f}] {mc1[0]:>8.3f} [{mc1[1]:.3f}, {mc1[2]:.3f}]"
-            )
-    return "\n".join(lines)
+    rows = [
+        [split, name, s[split]["overlap"]["texts"], tuple(s[split][name]["auc"]), tuple(s[split][name]["mc1"])]
+        for split in SPLITS
+        for name in CLASSIFIERS
+    ]
+    columns = ["split", "classifier", "test rows seen (max)", "AUC [95% CI]", "MC1 [95% CI]"]
+    return Table(rows, columns, {c: ".3f" for c in columns[2:]})
