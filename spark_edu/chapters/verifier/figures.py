@@ -58,14 +58,13 @@ def plot_stack_trace(model: VerifierModel, string: str, slots: int = 6):
     """Push/pop strengths, stack contents and depth along ``string``; returns the Figure."""
     import matplotlib.pyplot as plt
 
-    from spark_edu.plots import CMAP_SIGNED, use_book_style
+    from spark_edu.plots import CMAP_SIGNED, MAX_WIDTH, use_book_style
 
     use_book_style()
     tr = trace_string(model, string)
     T = len(string)
-    fig, axes = plt.subplots(
-        3, 1, figsize=(max(5.5, 0.3 * T + 2.5), 5.4), sharex=True, gridspec_kw={"height_ratios": [1, 1, 1.2]}
-    )
+    width = min(MAX_WIDTH - 0.5, max(5.5, 0.3 * T + 2.5))  # grows with the string, up to the column
+    fig, axes = plt.subplots(3, 1, figsize=(width, 5.4), sharex=True, gridspec_kw={"height_ratios": [1, 1, 1.2]})
     fig.subplots_adjust(left=0.12, right=0.76, top=0.93, bottom=0.09, hspace=0.15)
     ax, bottom = axes[0], torch.zeros(T)
     for k, (name, color) in enumerate([("push", "#55a868"), ("pop", "#c44e52"), ("no-op", "#bbbbbb")]):
