@@ -89,6 +89,13 @@ def chance(task: str, setting: StepsSetting = StepsSetting()) -> float:
     return 0.5 if task == "reach" else 1 / (setting.n_nodes - 1)
 
 
+def held_out(task: str, hops: int, seed: int, setting: StepsSetting = StepsSetting()):
+    """The fixed held-out set of a run with ``seed``: ``setting.eval_size`` examples from a generator of
+    its own (seed 1 000 000 + seed), tokens (B, T) and labels (B,)."""
+    config = task_config(task, hops, setting)
+    return _sample(task, setting.eval_size, config, torch.Generator().manual_seed(1_000_000 + seed))
+
+
 def _sample(task: str, batch: int, config, generator: torch.Generator):
     module = pointer_chasing if task == "pointer" else reachability
     return module.sample(batch, config, generator)
@@ -141,7 +148,7 @@ def steps_run(
     s, config = setting, task_config(task, hops, setting)
     torch.manual_seed(seed)
     model = variant_model(variant, task, hops, layers, s)
-    x_eval, y_eval = _sample(task, s.eval_size, config, torch.Generator().manual_seed(1_000_000 + seed))
+    x_eval, y_eval = held_out(task, hops, seed, s)
     eval_hashes = _hash(x_eval)
     state = {"overlap": torch.zeros(s.eval_size, dtype=torch.bool), "curve": [], "max_beta": 0.0, "batch": None}
 

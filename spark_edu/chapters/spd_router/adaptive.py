@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 
 from spark_edu.chapters.spd_router.experiments import SweepConfig
-from spark_edu.chapters.spd_router.nonstationary import ADAPTIVE_NAMES, condition_batch, scores, training_set
+from spark_edu.chapters.spd_router.nonstationary import ADAPTIVE_NAMES, held_out_signals, scores, training_set
 from spark_edu.spd.baselines import mad_sigma
 from spark_edu.spd.lmmse import LMMSE
 from spark_edu.spd.router import dct_basis
@@ -64,12 +64,12 @@ def adaptive_estimate(condition: str, train: MixedBatch, noisy: torch.Tensor) ->
 
 def adaptive_records(condition: str, seeds, config: SweepConfig) -> list[dict]:
     """Records like :func:`~spark_edu.chapters.spd_router.nonstationary.condition_run`'s for the adaptive
-    estimator, on the same test signals (generator seed 10 000 + seed) and training set; nothing is trained,
+    estimator, on the same test signals and training set; nothing is trained,
     so the chapter computes them live beside the saved router runs."""
     train = training_set(condition, config)
     records = []
     for seed in seeds:
-        test = condition_batch(condition, config.test_signals, torch.Generator().manual_seed(10_000 + seed), config)
+        test = held_out_signals(condition, seed, config)
         estimate = adaptive_estimate(condition, train, test.noisy)
         method = ADAPTIVE_NAMES[condition]
         records.append(

@@ -71,6 +71,11 @@ def condition_batch(condition: str, n_signals: int, generator: torch.Generator, 
     raise ValueError(f"condition must be one of {CONDITIONS}, got {condition!r}")
 
 
+def held_out_signals(condition: str, seed: int, config: SweepConfig) -> MixedBatch:
+    """The held-out signals of ``seed`` (generator seed 10 000 + seed), disjoint from :func:`training_set`'s."""
+    return condition_batch(condition, config.test_signals, torch.Generator().manual_seed(10_000 + seed), config)
+
+
 def groups(condition: str, batch: MixedBatch) -> dict[str, torch.Tensor]:
     """Boolean masks (B,) splitting a batch by its condition: σ thirds, or the two bands."""
     if condition == "noise varies":
@@ -126,7 +131,7 @@ def condition_run(condition: str, seeds, config: SweepConfig, lrs: dict | None =
     lrs = lrs or {}
     records = []
     for seed in seeds:
-        test = condition_batch(condition, config.test_signals, torch.Generator().manual_seed(10_000 + seed), config)
+        test = held_out_signals(condition, seed, config)
         out = linear_estimates(condition, test, config)
 
         def batches(g):

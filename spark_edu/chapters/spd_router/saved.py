@@ -37,6 +37,7 @@ from spark_edu.chapters.spd_router.nonstationary import (
     MIXED_NAME,
     condition_batch,
     condition_run,
+    held_out_signals,
     linear_estimates,
     scores,
 )
@@ -114,7 +115,7 @@ def nonstationary(condition: str, config: SweepConfig, seeds, rates) -> dict:
     section["records"] = condition_run(condition, tuple(seeds), config, lrs)
     longer = dataclasses.replace(config, steps=3 * config.steps)
     router = fit_router(batches, 0, "learned", longer, lrs[ROUTERS[0]])
-    test = condition_batch(condition, config.test_signals, torch.Generator().manual_seed(10_000), config)
+    test = held_out_signals(condition, 0, config)
     section["longer"] = {
         "steps": longer.steps,
         "router": scores(condition, test, router_estimate(router, test.noisy)),
