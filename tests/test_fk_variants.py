@@ -136,9 +136,10 @@ def brute_force_walks(edges, s, t, length):
     return count
 
 
+@pytest.mark.parametrize("matched", [False, True])
 @pytest.mark.parametrize("hops", [1, 2, 3])
-def test_reachability_labels_match_a_brute_force_path_count(hops):
-    config = ReachabilityConfig(n_nodes=5, n_edges=5, hops=hops)
+def test_reachability_labels_match_a_brute_force_path_count(hops, matched):
+    config = ReachabilityConfig(n_nodes=5, n_edges=5, hops=hops, matched=matched)
     tokens, labels = sample(60, config, torch.Generator().manual_seed(hops))
     counts = walk_counts(adjacency(tokens, 5), max_length=4)  # (B, 4, N, N)
     for row, label, count in zip(tokens, labels.tolist(), counts):
@@ -168,6 +169,33 @@ def test_in_degree_shortcut_against_the_edge_list():
     by_hand = [int(any(dst == decode(row, 6)[2] for _, dst in decode(row, 6)[0])) for row in tokens]
     assert in_degree_rule(tokens, 6).tolist() == by_hand
     assert bool((in_degree_rule(tokens, 6)[labels == 1] == 1).all())  # every positive has an incoming edge
+
+
+def test_matched_negatives_share_a_positive_degrees_and_defeat_the_shortcut():
+    """Each matched example's graph holds a target of the other label with the same in- and
+    out-degree (found by brute force over its edge list), so the in-degree rule is at chance."""
+    config = ReachabilityConfig(n_nodes=8, n_edges=10, hops=3, matched=True)
+    tokens, labels = sample(300, config, torch.Generator().manual_seed(7))
+
+    def degrees(edges, node):
+        return sum(d == node for _, d in edges), sum(s == node for s, _ in edges)
+
+    def distance(edges, s, t):  # breadth-first search over the edge list
+        seen, frontier, j = {s}, {s}, 0
+        while frontier and t not in frontier:
+            frontier, j = {d for a, d in edges if a in frontier} - seen, j + 1
+            seen |= frontier
+        return j if t in frontier else None
+
+    for row, label in zip(tokens, labels.tolist()):
+        edges, s, t = decode(row, 8)
+        want = None if label else 3  # the twin: unreachable for a positive, at distance 3 for a negative
+        twins = [u for u in range(8) if u != t and distance(edges, s, u) == want]
+        assert any(degrees(edges, u) == degrees(edges, t) for u in twins)
+        assert distance(edges, s, t) == (3 if label else None)
+    accuracy = (in_degree_rule(tokens, 8) == labels).float().mean().item()
+    free = sample(300, ReachabilityConfig(n_nodes=8, n_edges=10, hops=3), torch.Generator().manual_seed(7))
+    assert abs(accuracy - 0.5) < 0.1 < (in_degree_rule(free[0], 8) == free[1]).float().mean().item() - 0.5
 
 
 def test_reachability_bad_config():

@@ -191,3 +191,36 @@ def test_run_study_sweeps_then_trains_seeds_and_resumes(monkeypatch, tmp_path):
         run_study(Study(lrs=(1e-3,), names=("none",)), path, resume=True)
     rated = run_study(study, rates={"FK": 1e-3})
     assert not rated["sweep"] and {r["lr"] for r in rated["runs"]} == {1e-3} and len(rated["runs"]) == 2
+
+
+def test_long_study_command_writes_its_own_file(monkeypatch, tmp_path, capsys):
+    """``run spark_model --convergence --long`` trains :data:`LONG_STUDY` into convergence_long.json,
+    leaving the saved 500-step study alone, and records the command that made it."""
+    from spark_edu.__main__ import main
+
+    seen = []
+
+    def fake_run_study(study, path, workers, resume):
+        seen.append((study, path.name))
+        return {"sweep": [], "runs": [], "seconds": 0.0, "best_lr": {}}
+
+    monkeypatch.setattr(convergence, "run_study", fake_run_study)
+    assert main(["run", "spark_model", "--convergence", "--long", "--out", str(tmp_path)]) == 0
+    assert seen == [(convergence.LONG_STUDY, convergence.LONG_CONVERGENCE)]
+    assert convergence.LONG_STUDY.steps >= 4 * Study().steps and set(convergence.LONG_STUDY.names) <= set(
+        convergence.CONFIGS
+    )
+    with pytest.raises(SystemExit):
+        main(["run", "spark_model", "--convergence", "--long", "--quick", "--out", str(tmp_path)])
+    assert len(seen) == 1 and "choose one" in capsys.readouterr().err
+
+
+def test_study_command_names_the_long_file(monkeypatch, tmp_path):
+    monkeypatch.setattr(
+        convergence,
+        "run_record",
+        lambda name, seed, lr, steps, every, n_test: _record(name, seed, [0.0, 0.5, 0.95], lr=lr, every=steps // 2),
+    )
+    tiny = Study(lrs=(1e-3,), sweep_steps=4, seeds=(0,), steps=4, every=2, names=("none",))
+    assert run_study(tiny, tmp_path / convergence.LONG_CONVERGENCE)["command"].endswith("--convergence --long")
+    assert run_study(tiny, tmp_path / convergence.CONVERGENCE)["command"].endswith("--convergence")

@@ -132,3 +132,30 @@ def test_choose_lrs_takes_the_best_validation_score():
     ]
     chosen = {"lstm": 3e-3, "lstm_seq": 3e-3}
     assert choose_lrs(runs, cfg) == {"1": chosen, "2": chosen}  # the tuning language's rates for every language
+
+
+def test_sequence_long_command_trains_only_the_sequence_models_and_keeps_the_weights(monkeypatch, tmp_path):
+    """``run verifier --sequence-long``: the two sequence-label-only models at the longer budget,
+    written to sequence_long.json, with no weights saved over the shipped seed-0 verifier."""
+    import json
+
+    import spark_edu.chapters.verifier.sweep as sweep
+    from spark_edu.__main__ import main
+    from spark_edu.chapters.verifier.models import SEQUENCE_LONG
+
+    seen = []
+
+    def fake(cfg, jobs, save_dir, on_progress=None, previous=None):
+        seen.append((cfg, save_dir))
+        return {"config": {"models": list(cfg.models)}, "runs": [], "provenance": {"wall_s": 1.0}}
+
+    monkeypatch.setattr(sweep, "run_sweep", fake)
+    monkeypatch.setattr("spark_edu.chapters.verifier.experiments.summary", lambda results: [])
+    argv = ["run", "verifier", "--sequence-long", "--out", str(tmp_path)]
+    monkeypatch.setattr("sys.argv", ["python -m spark_edu", *argv])  # the command is recorded from sys.argv
+    assert main(argv) == 0
+    assert seen == [(SEQUENCE_LONG, None)] and set(SEQUENCE_LONG.models) == {"lstm_seq", "verifier_seq"}
+    assert SEQUENCE_LONG.steps > ExperimentConfig().steps and not SEQUENCE_LONG.probes
+    saved = json.loads((tmp_path / "sequence_long.json").read_text())
+    assert saved["provenance"]["command"].endswith("--sequence-long --out " + str(tmp_path))
+    assert not (tmp_path / "results.json").exists()

@@ -17,6 +17,13 @@ length (label 0). So one look-up never suffices for a positive (no edge s → t 
 ``hops ≥ 2``), and a model that knew the graph's full reachability would be exact.
 Examples whose start has no node at distance ``hops`` or no unreachable node are redrawn.
 
+**Degree-matched negatives** (``matched=True``). With free negatives a model can score well
+without reading a path: every positive target has an incoming edge, many unreachable ones have
+none (:func:`in_degree_rule`). In the matched task each example's graph offers a *pair* of
+candidate targets with the same in-degree and the same out-degree, one at distance ``hops``
+and one unreachable; the label picks which is asked. Any rule that looks only at the target's
+own edges (its degrees) is then at chance, and only the paths from s decide.
+
 Worked example (``n_nodes=4``, ``n_edges=3``, ``hops=2``; vocabulary 16 + 16 = 32 tokens,
 length 3 + 1 = 4):
 
@@ -44,6 +51,7 @@ class ReachabilityConfig:
     n_nodes: int = 8
     n_edges: int = 8
     hops: int = 2  # positives lie exactly this many edges from the start
+    matched: bool = False  # negatives with the same in- and out-degree as a positive of the same graph
 
     def __post_init__(self):
         check_positive_int("n_nodes", self.n_nodes, minimum=3)
@@ -108,6 +116,14 @@ def _draw(batch: int, config: ReachabilityConfig, generator: torch.Generator):
     return edges, start, dist
 
 
+def _matched_pairs(edges: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor, n_nodes: int):
+    """(B, N·N) candidate pairs (p, q): p a positive, q a negative with p's in- and out-degree."""
+    adj = torch.zeros(len(edges), n_nodes * n_nodes, dtype=torch.long).scatter_(1, edges, 1).view(-1, n_nodes, n_nodes)
+    degrees = adj.sum(dim=1) * n_nodes + adj.sum(dim=2)  # (B, N) in-degree · N + out-degree, one number per node
+    same = degrees[:, :, None] == degrees[:, None, :]  # (B, N, N) [b, p, q]
+    return (positive[:, :, None] & negative[:, None, :] & same).flatten(1)
+
+
 def sample(batch: int, config: ReachabilityConfig, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """``batch`` examples: tokens (B, M + 1) int64 and labels (B,) int64 in {0, 1}, half of each on average."""
     check_positive_int("batch", batch)
@@ -116,11 +132,16 @@ def sample(batch: int, config: ReachabilityConfig, generator: torch.Generator) -
     while have < batch:
         edges, start, dist = _draw(2 * batch, config, generator)
         positive, negative = dist == config.hops, dist == N  # (B', N) candidate targets
-        ok = positive.any(-1) & negative.any(-1)
+        pairs = _matched_pairs(edges, positive, negative, N) if config.matched else None
+        ok = pairs.any(-1) if config.matched else positive.any(-1) & negative.any(-1)
         edges, start, positive, negative = edges[ok], start[ok], positive[ok], negative[ok]
         label = (torch.rand(len(start), generator=generator) < 0.5).long()  # (B',)
-        allowed = torch.where(label[:, None].bool(), positive, negative).float()  # (B', N)
-        target = torch.multinomial(allowed, 1, generator=generator)[:, 0]  # (B',) uniform among the allowed
+        if config.matched:  # one pair uniformly, then its positive or its negative
+            pair = torch.multinomial(pairs[ok].float(), 1, generator=generator)[:, 0]  # (B',) index p·N + q
+            target = torch.where(label.bool(), pair // N, pair % N)
+        else:
+            allowed = torch.where(label[:, None].bool(), positive, negative).float()  # (B', N)
+            target = torch.multinomial(allowed, 1, generator=generator)[:, 0]  # (B',) uniform among the allowed
         query = N * N + start * N + target
         parts.append((torch.cat([edges, query[:, None]], dim=1), label))
         have += len(label)

@@ -5,7 +5,8 @@ A *variant* is an attention layer: standard softmax attention, FK attention at a
 or the no-self resolvent ``A(I − βA)⁻¹V`` (eq-fk-no-self). Each is dropped into the same
 bidirectional :class:`~spark_edu.transformer.Transformer` and trained with AdamW on fresh
 batches of one task, either k-hop pointer chasing (:mod:`spark_edu.tasks.pointer_chasing`)
-or reachability (:mod:`spark_edu.tasks.reachability`, a sum over paths). Every
+or reachability (:mod:`spark_edu.tasks.reachability`, a sum over paths; ``reach_matched`` with
+degree-matched negatives, where no rule on the target's own edges beats chance). Every
 ``eval_every`` steps (and at the last) the model is scored on a fixed held-out set; :func:`steps_run` stops at
 the first evaluation at or above ``target`` and reports that step (``None`` when the budget
 ends first: the count is then censored at ``max_steps``). The held-out set comes from its
@@ -47,7 +48,8 @@ VARIANTS = {
     "fk learned β": Variant("fk", 0.5, learned=True),
     "fk no-self β=0.5": Variant("fk", 0.5, self_term=False),
 }
-TASKS = ("pointer", "reach")
+#: "reach_matched": reachability with degree-matched negatives (only the paths from s decide).
+TASKS = ("pointer", "reach", "reach_matched")
 
 
 @dataclass(frozen=True)
@@ -79,14 +81,14 @@ def task_config(task: str, hops: int, setting: StepsSetting = StepsSetting()):
     """The task's generator config: ``PointerChasingConfig`` or ``ReachabilityConfig``."""
     if task == "pointer":
         return pointer_chasing.PointerChasingConfig(setting.n_nodes, hops)
-    if task == "reach":
-        return reachability.ReachabilityConfig(setting.n_nodes, setting.n_edges, hops)
+    if task in ("reach", "reach_matched"):
+        return reachability.ReachabilityConfig(setting.n_nodes, setting.n_edges, hops, matched=task == "reach_matched")
     raise ValueError(f"task must be one of {TASKS}, got {task!r}")
 
 
 def chance(task: str, setting: StepsSetting = StepsSetting()) -> float:
     """Accuracy of the best input-blind guess (pointer chasing: never the start node)."""
-    return 0.5 if task == "reach" else 1 / (setting.n_nodes - 1)
+    return 1 / (setting.n_nodes - 1) if task == "pointer" else 0.5
 
 
 def held_out(task: str, hops: int, seed: int, setting: StepsSetting = StepsSetting()):
@@ -110,7 +112,7 @@ def variant_model(name: str, task: str, hops: int, layers: int, setting: StepsSe
         n_heads=setting.n_heads,
         n_layers=layers,
         max_len=config.seq_len,
-        out_dim=2 if task == "reach" else setting.n_nodes,
+        out_dim=setting.n_nodes if task == "pointer" else 2,
         causal=False,
     )
     if v.kind == "standard":

@@ -42,6 +42,7 @@ CELLS = {
     ("pointer", 1, 1): 1500,  # the 1-hop stand-in of the claims, to a fixed accuracy
     ("pointer", 2, 2): 3000,  # two hops, two layers: standard attention solves it in this budget
     ("reach", 2, 1): 2000,  # reachability, one layer: a sum over paths, where the resolvent should help
+    ("reach_matched", 3, 1): 2000,  # three hops, degree-matched negatives: only the paths decide
 }
 LRS = (1e-3, 3e-3, 1e-2)
 #: Each cell's grid: :data:`LRS` widened at the edge that its variants chose (1e-2 at one hop, 1e-3 elsewhere).
@@ -49,6 +50,7 @@ CELL_LRS = {
     ("pointer", 1, 1): (*LRS, 3e-2),
     ("pointer", 2, 2): (3e-4, *LRS),
     ("reach", 2, 1): (3e-4, *LRS),
+    ("reach_matched", 3, 1): (3e-4, *LRS),
 }
 #: Variants of the two-layer cell (each FK run there costs a minute of CPU): the β sweep's ends and middle.
 HEAVY_VARIANTS = ("standard", "fk β=0.1", "fk β=0.5", "fk β=0.9", "fk learned β", "fk no-self β=0.5")

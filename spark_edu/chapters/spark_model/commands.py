@@ -31,6 +31,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--resume", action="store_true", help="with --convergence: keep the runs already saved, train the rest"
     )
     parser.add_argument(
+        "--long",
+        action="store_true",
+        help="with --convergence: the 3000-step study of the slow configurations (1000-step sweep, "
+        "5 seeds; written to convergence_long.json)",
+    )
+    parser.add_argument(
         "--out",
         type=output_dir,
         default=data_dir("spark_model"),
@@ -45,12 +51,16 @@ def run(args: argparse.Namespace) -> int:
     from spark_edu.results import write_atomic
 
     if args.convergence:
-        from spark_edu.chapters.spark_model.convergence import CONVERGENCE, QUICK_STUDY, Study, run_study
+        from spark_edu.chapters.spark_model import convergence as c
 
-        study = run_study(QUICK_STUDY if args.quick else Study(), args.out / CONVERGENCE, args.workers, args.resume)
+        if args.long and args.quick:
+            raise ValueError("--long and --quick: choose one study")
+        spec = c.LONG_STUDY if args.long else c.QUICK_STUDY if args.quick else c.Study()
+        name = c.LONG_CONVERGENCE if args.long else c.CONVERGENCE
+        study = c.run_study(spec, args.out / name, args.workers, args.resume)
         print(f"{len(study['sweep'])} sweep runs, {len(study['runs'])} seed runs in {study['seconds']:.0f} s")
         print("best learning rates:", study["best_lr"])
-        print("wrote", args.out / CONVERGENCE)
+        print("wrote", args.out / name)
         return 0
     path = args.out / RESULTS
     if args.timings_only:

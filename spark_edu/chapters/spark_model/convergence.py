@@ -34,6 +34,7 @@ from spark_edu.model import SparkConfig, preset
 from spark_edu.results import data_dir, write_atomic
 
 CONVERGENCE = "convergence.json"  # the saved file's name in the chapter's data folder
+LONG_CONVERGENCE = "convergence_long.json"  # the 2000-step study of the slow configurations
 
 
 def _config(*components: str, wiring: str = "replace") -> SparkConfig:
@@ -74,6 +75,16 @@ class Study:
     n_test: int = 200  # held-out sequences per seed
     names: tuple[str, ...] = tuple(CONFIGS)
 
+
+#: The slow configurations (FK attention, the SPD router as wired, the full model) at six times the
+#: budget, rates chosen by a 1000-step sweep: do they learn late, or not at all? The standard model
+#: and SPD(res) are trained beside them as references at the same budget.
+LONG_STUDY = Study(
+    sweep_steps=1000,
+    steps=3000,
+    every=100,
+    names=("none", "FK", "SPD", "SPD(res)", "FK+SPD(res)", "FK+SPD", "FK+verifier", "FK+SPD+verifier"),
+)
 
 QUICK_STUDY = Study(lrs=(1e-3, 3e-3), sweep_steps=20, seeds=(0, 1), steps=30, every=10, n_test=40, names=("none", "FK"))
 
@@ -171,7 +182,8 @@ def run_study(
     ):
         raise ValueError(f"--resume: {path} was made with other settings: {old['study']}")
     out = old or {"study": asdict(study), "sweep": [], "runs": [], "best_lr": dict(rates or {}), "command": ""}
-    out["command"] = "python -m spark_edu run spark_model --convergence" + (
+    long = " --long" if path is not None and Path(path).name == LONG_CONVERGENCE else ""
+    out["command"] = f"python -m spark_edu run spark_model --convergence{long}" + (
         f" --workers {workers}" if workers > 1 else ""
     )
     started = time.perf_counter() - out.get("seconds", 0.0)

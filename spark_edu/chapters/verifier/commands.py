@@ -16,7 +16,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out", type=output_dir, default=data_dir("verifier"), help="folder for results.json and the seed-0 weights"
     )
-    parser.add_argument("--quick", action="store_true", help="smaller run: Dyck-2 only, 2 seeds, 300 steps, two models")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--quick", action="store_true", help="smaller run: Dyck-2 only, 2 seeds, 300 steps, two models")
+    which.add_argument(
+        "--sequence-long",
+        action="store_true",
+        help="only the sequence-label-only models, 4000 steps, rates tuned again; write sequence_long.json "
+        "(no weights)",
+    )
     parser.add_argument("--jobs", type=positive_int, default=2, help="parallel processes (one thread each)")
     parser.add_argument(
         "--resume",
@@ -27,32 +34,34 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from spark_edu.chapters.verifier.experiments import summary
-    from spark_edu.chapters.verifier.models import QUICK, ExperimentConfig
+    from spark_edu.chapters.verifier.models import QUICK, SEQUENCE_LONG, ExperimentConfig
     from spark_edu.chapters.verifier.sweep import run_sweep
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    name = "sequence_long" if args.sequence_long else "results"
     command = "python -m spark_edu " + shlex.join(sys.argv[1:])
 
     def save(partial: dict) -> None:  # after every task, so an interrupted sweep keeps what it finished
         partial["provenance"]["command"] = command
-        write_atomic(out / "results.partial.json", json.dumps(partial, indent=1))
+        write_atomic(out / f"{name}.partial.json", json.dumps(partial, indent=1))
 
     previous = None
     if args.resume:
-        found = [p for p in (out / "results.partial.json", out / "results.json") if p.is_file()]
+        found = [p for p in (out / f"{name}.partial.json", out / f"{name}.json") if p.is_file()]
         previous = json.loads(found[0].read_text()) if found else None
-    cfg = QUICK if args.quick else ExperimentConfig()
-    results = run_sweep(cfg, args.jobs, str(out), on_progress=save, previous=previous)
+    cfg = QUICK if args.quick else SEQUENCE_LONG if args.sequence_long else ExperimentConfig()
+    weights = None if args.sequence_long else str(out)  # the long run keeps the shipped weights
+    results = run_sweep(cfg, args.jobs, weights, on_progress=save, previous=previous)
     results["provenance"]["command"] = command
-    write_atomic(out / "results.json", json.dumps(results, indent=1))
-    (out / "results.partial.json").unlink(missing_ok=True)
+    write_atomic(out / f"{name}.json", json.dumps(results, indent=1))
+    (out / f"{name}.partial.json").unlink(missing_ok=True)
     for row in summary(results):
         print(
             f"Dyck-{row['language']} {row['task']:<10} {row['model']:<15} lr {row['lr']:<6g} "
             f"{row['mean']:.3f} [{row['low']:.3f}, {row['high']:.3f}]"
         )
-    print(f"wall time {results['provenance']['wall_s']:.0f} s; wrote", out / "results.json")
+    print(f"wall time {results['provenance']['wall_s']:.0f} s; wrote", out / f"{name}.json")
     return 0
 
 

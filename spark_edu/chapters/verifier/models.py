@@ -88,6 +88,9 @@ class ExperimentConfig:
 
 
 QUICK = ExperimentConfig(steps=300, seeds=(0, 1), languages=(2,), n_probe=50, models=("transformer", "verifier"))
+#: The sequence-label-only models at 8/3 of the budget (their rates tuned again at that length):
+#: does the verdict "they do not learn from the sequence label alone" survive a longer run?
+SEQUENCE_LONG = ExperimentConfig(steps=4000, models=("lstm_seq", "verifier_seq"), probes=False)
 
 
 class VerifierModel(nn.Module):
