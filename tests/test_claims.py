@@ -112,7 +112,9 @@ def test_comparison_table_renders_stably():
         "spark": {REPRODUCED: 1, MATCHES: 0, DIFFERS: 0, NOT_AS_STATED: 0},
         "modular": {REPRODUCED: 0, MATCHES: 0, DIFFERS: 0, NOT_AS_STATED: 1},
     }
-    assert "<table" in table._repr_html_()
+    page = table._repr_html_()  # "why" on its own full-width row under each claim, escaped
+    assert page.count('<tr class="why-row"><td colspan="5">') == len(table.rows) and "<th>why</th>" not in page
+    assert all(row.why.replace("<", "&lt;") in page for row in table.rows)
     assert format_value(643272.0) == "643,272" and format_value(46.1) == "46.1" and format_value(1e-5) == "1e-05"
     assert (
         format_value(0.8470) == "0.847" and format_value(True) == "yes" and format_value((0.26, 0.64)) == "0.26 to 0.64"

@@ -21,7 +21,13 @@ from spark_edu.model import (
     preset,
 )
 from spark_edu.spd.router import SPDRouter
-from spark_edu.tasks.palindromes import PalindromeConfig, make_dataset, predictable_mask
+from spark_edu.tasks.palindromes import (
+    PalindromeConfig,
+    PalindromeData,
+    make_dataset,
+    predictable_mask,
+    repeat_last_accuracy,
+)
 from spark_edu.transformer import MultiHeadSelfAttention, Transformer, count_parameters
 from spark_edu.verifier import VerifierHead
 
@@ -143,6 +149,17 @@ def test_palindrome_task():
     # "repeat the last token" is right on the first predictable target of every palindrome
     j = 8 // 2 - 1
     assert torch.equal(pal[:, j + 1], pal[:, j])
+
+
+def test_repeat_last_rule_scores_the_first_mirrored_target_and_coincidences():
+    docstring = PalindromeData(torch.tensor([[7, 3, 9, 9, 3, 7]]), torch.tensor([True]))  # the module's example
+    assert repeat_last_accuracy(docstring) == pytest.approx(1 / 3)  # targets 9, 3, 7 after inputs 9, 9, 3
+    config = PalindromeConfig(n_sequences=4000)
+    data = make_dataset(config, torch.Generator().manual_seed(1))
+    first, chance = 2 / config.length, 1 / (config.vocab_size - 2)  # 1 of L/2 targets, coincidences elsewhere
+    assert repeat_last_accuracy(data) == pytest.approx(first + (1 - first) * chance, abs=0.004)
+    with pytest.raises(ValueError, match="no palindrome"):
+        repeat_last_accuracy(PalindromeData(torch.tensor([[1, 2, 3, 4]]), torch.tensor([False])))
 
 
 def test_fk_bound_holds_on_a_trained_shape_model():

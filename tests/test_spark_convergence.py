@@ -14,10 +14,12 @@ import torch.nn.functional as F
 import spark_edu.chapters.spark_model.convergence as convergence
 from spark_edu.chapters.spark_model.analysis import (
     convergence_table,
+    format_table,
     superseded,
     integration,
     interaction,
     paired,
+    repeat_last_floor,
     stability,
     steps_to,
 )
@@ -118,6 +120,11 @@ def test_steps_to_accuracy_and_the_table():
     assert table["FK"]["steps_0.5"] is None and table["FK"]["reached_0.5"] == 1
     assert table["FK"]["accuracy"][0] == pytest.approx(0.35)
     assert [(r["label"], r["lr"]) for r in superseded(study)] == [("FK", 3e-4)]
+    falls = {**study, "runs": [_record("none", s, [0.0, 0.9, 0.5], every=100) for s in (0, 1)]}
+    row = convergence_table(falls)["none"]  # memorising: the peak comes before the budget
+    assert row["peak"][0] == pytest.approx(0.9) and row["peak_step"] == 100 and row["accuracy"][0] == 0.5
+    shown = format_table(convergence_table(falls), 200, peak=True)
+    assert "0.900 [0.900, 0.900]" in shown.rows[0] and "peak accuracy [95% CI]" in shown.columns
 
 
 def test_best_lr_takes_the_largest_area_and_breaks_near_ties_by_loss():
@@ -224,3 +231,12 @@ def test_study_command_names_the_long_file(monkeypatch, tmp_path):
     tiny = Study(lrs=(1e-3,), sweep_steps=4, seeds=(0,), steps=4, every=2, names=("none",))
     assert run_study(tiny, tmp_path / convergence.LONG_CONVERGENCE)["command"].endswith("--convergence --long")
     assert run_study(tiny, tmp_path / convergence.CONVERGENCE)["command"].endswith("--convergence")
+
+
+def test_repeat_last_floor_scores_the_held_out_set_the_runs_are_scored_on():
+    from spark_edu.chapters.spark_model.training import RunConfig, datasets
+
+    floors = repeat_last_floor((0, 1), n_test=200)
+    _, test = datasets(1, RunConfig(n_test=200))  # the held-out set of seed 1's runs
+    hits = (test.inputs == test.targets)[test.predictable].float().mean().item()
+    assert floors[1] == pytest.approx(hits) and all(0.0625 <= f < 0.12 for f in floors)

@@ -69,12 +69,14 @@ class ComparisonTable:
     def _repr_html_(self) -> str:
         from html import escape
 
-        head = "".join(f"<th>{c}</th>" for c in self.columns)
+        shown = self.columns[:-1]  # "why" goes on a row of its own, the table's full width
+        head = "".join(f"<th>{c}</th>" for c in shown)
         rows = []
         for rec in self.records():
             cls = rec["verdict"].replace(" ", "-")
-            cells = "".join(f"<td>{escape(rec[c])}</td>" for c in self.columns)
+            cells = "".join(f"<td>{escape(rec[c])}</td>" for c in shown)
             rows.append(f'<tr class="verdict-{cls}">{cells}</tr>')
+            rows.append(f'<tr class="why-row"><td colspan="{len(shown)}">{escape(rec["why"])}</td></tr>')
         return f'<table class="claims-table"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
 
 

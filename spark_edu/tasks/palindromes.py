@@ -84,3 +84,17 @@ def make_dataset(config: PalindromeConfig, generator: torch.Generator) -> Palind
     mirrored = torch.cat([half, half.flip(-1)], dim=-1)  # (N, L)
     tokens = torch.where(is_palindrome[:, None], mirrored, tokens)
     return PalindromeData(tokens, is_palindrome)
+
+
+def repeat_last_accuracy(data: PalindromeData) -> float:
+    """Accuracy on the predictable targets of the rule "the next token repeats this one".
+
+    It is right on the first target of every second half (token L/2 = token L/2 − 1) and by
+    coincidence elsewhere, so it scores about 2/L + (1 − 2/L)/(V − 2): the level a model reaches
+    by learning this one rule, above uniform chance, below reading the mirror.
+    """
+    hits = data.inputs == data.targets  # (N, L-1)
+    mask = data.predictable
+    if not bool(mask.any()):
+        raise ValueError("data holds no palindrome: there are no predictable targets to score")
+    return float(hits[mask].float().mean())

@@ -5,13 +5,16 @@ seed runs of :mod:`spark_edu.chapters.spark_model.convergence`:
 
 * :func:`steps_to` — the first evaluation step at which a run reaches an accuracy (None if never);
 * :func:`convergence_table` — per configuration: its learning rate, steps to 0.5 and 0.9
-  (mean and 95% t-interval over seeds when every seed gets there, else how many did) and the
-  accuracy at the budget with its interval;
+  (mean and 95% t-interval over seeds when every seed gets there, else how many did), the
+  accuracy at the budget and the peak accuracy (each run's best evaluation, and its step), with
+  intervals: on the 800 training sequences a long run memorises, so held-out accuracy can fall
+  after its peak;
 * :func:`paired` — a per-seed contrast between configurations (same seed: same data, same
   batches, each configuration at its own best rate), with its interval;
 * :func:`interaction` — the FK×SPD 2×2: FK's effect without and with the router, SPD's
   without and with FK, and the interaction (FK+SPD − SPD) − (FK − none);
-* :func:`integration` — the one criterion applied to all three components (see its docstring).
+* :func:`integration` — the one criterion applied to all three components (see its docstring);
+* :func:`repeat_last_floor` — what the rule "repeat the last token" scores on each seed's held-out set.
 
 The metric of the contrasts is the area under the accuracy curve (:func:`spark_edu.chapters.
 spark_model.convergence.area`, the mean held-out accuracy over the run's evaluations): it
@@ -24,6 +27,7 @@ import math
 import statistics
 
 from spark_edu.chapters.spark_model.convergence import area
+from spark_edu.chapters.spark_model.training import RunConfig, datasets
 from spark_edu.display import Table
 from spark_edu.measure import mean_interval
 
@@ -76,14 +80,17 @@ def convergence_table(study: dict, step: int | None = None, kept: bool = False) 
             row[f"steps_{t}"] = mean_interval(reached, 0.0) if len(reached) == len(runs) > 1 else None
             row[f"reached_{t}"] = len(reached)
         row["accuracy"] = mean_interval([accuracy_at(r, step) for r in runs], 0.0, 1.0)
+        best = [max(r["curve"], key=lambda p: p["acc_predictable"]) for r in runs]
+        row["peak"] = mean_interval([p["acc_predictable"] for p in best], 0.0, 1.0)
+        row["peak_step"] = statistics.median(p["step"] for p in best)
         row["area"] = mean_interval([area(r) for r in runs], 0.0, 1.0)
         table[name] = row
     return table
 
 
-def format_table(table: dict[str, dict], budget: int) -> Table:
+def format_table(table: dict[str, dict], budget: int, peak: bool = False) -> Table:
     """:func:`convergence_table` as a book table (steps: mean [95% interval] where every seed
-    gets there, else how many seeds do)."""
+    gets there, else how many seeds do); ``peak=True`` adds the peak accuracy and its step."""
 
     def steps(row, t):
         s = row[f"steps_{t}"]
@@ -91,19 +98,18 @@ def format_table(table: dict[str, dict], budget: int) -> Table:
             return f"{row[f'reached_{t}']}/{row['seeds']} seeds"
         return f"{s[0]:.0f} [{s[1]:.0f}, {s[2]:.0f}]"
 
+    def interval(m):
+        return f"{m[0]:.3f} [{m[1]:.3f}, {m[2]:.3f}]"
+
     rows = [
-        [
-            name,
-            f"{row['lr']:.0e}",
-            row["seeds"],
-            steps(row, 0.5),
-            steps(row, 0.9),
-            row["accuracy"][0],
-            f"[{row['accuracy'][1]:.3f}, {row['accuracy'][2]:.3f}]",
-        ]
+        [name, f"{row['lr']:.0e}", row["seeds"], steps(row, 0.5), steps(row, 0.9)]
+        + ([interval(row["peak"]), f"{row['peak_step']:.0f}"] if peak else [])
+        + [row["accuracy"][0], f"[{row['accuracy'][1]:.3f}, {row['accuracy'][2]:.3f}]"]
         for name, row in table.items()
     ]
-    columns = ["configuration", "lr", "seeds", "steps to 0.5", "steps to 0.9", f"accuracy at {budget}", "95% interval"]
+    columns = ["configuration", "lr", "seeds", "steps to 0.5", "steps to 0.9"]
+    columns += ["peak accuracy [95% CI]", "step of peak (median)"] if peak else []
+    columns += [f"accuracy at {budget}", "95% interval"]
     return Table(rows, columns, {f"accuracy at {budget}": ".3f"})
 
 
@@ -194,3 +200,12 @@ def mean_curve(runs: list[dict]) -> tuple[list[int], list[float], list[float], l
     steps = [p["step"] for p in runs[0]["curve"]]
     accs = [[r["curve"][i]["acc_predictable"] for r in runs] for i in range(len(steps))]
     return steps, [statistics.fmean(a) for a in accs], [min(a) for a in accs], [max(a) for a in accs]
+
+
+def repeat_last_floor(seeds, n_test: int) -> list[float]:
+    """Held-out accuracy on the predictable part of the rule "the next token repeats this one"
+    (:func:`spark_edu.tasks.palindromes.repeat_last_accuracy`), on the held-out set each seed's
+    runs are scored on: a model at this level has learned that rule and nothing of the mirror."""
+    from spark_edu.tasks.palindromes import repeat_last_accuracy
+
+    return [repeat_last_accuracy(datasets(seed, RunConfig(n_test=n_test))[1]) for seed in seeds]

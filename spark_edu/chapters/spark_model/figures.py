@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import statistics
+from functools import cache
 from typing import TYPE_CHECKING
 
 from spark_edu.chapters.spark_model.analysis import by_label, mean_curve, superseded
-from spark_edu.chapters.spark_model.convergence import load_study
+from spark_edu.chapters.spark_model.convergence import CONFIGS, load_study
 from spark_edu.chapters.spark_model.training import (
     RunConfig,
     datasets,
@@ -76,33 +76,14 @@ def _chosen(fk: bool, spd: bool, verifier: bool, wiring: str):
     return preset("original", components=tuple(components), spd_wiring=wiring if spd else "replace")
 
 
-def render(
-    fk: bool = True,
-    spd: bool = True,
-    verifier: bool = True,
-    wiring: str = "replace",
-    study: dict | None = None,
-    live_steps: int = 3,
-) -> Figure:
-    """Widget view of one configuration: parameters, time per training step, learning curve.
-
-    Parameters are counted live; time per step is timed live (median of ``live_steps`` steps at
-    the original's batch, one thread) beside the convergence study's saved times (one thread per
-    run, evaluations included); the held-out accuracy curve (mean and seed band, the standard
-    model's in grey) comes from the saved study, as training takes minutes per seed.
-    """
-    if wiring not in SPD_WIRINGS:
-        raise ValueError(f"wiring must be one of {SPD_WIRINGS}, got {wiring!r}")
-    study = load_study() if study is None else study
-    chosen = _chosen(fk, spd, verifier, wiring)
-    name = label(chosen)
-    runs = by_label(study) if study else {}
-    if name not in runs:
-        return message_figure(f"{name}: not trained in the saved convergence study")
-    model = build(chosen, 0)
+@cache
+def step_ms(name: str, repeats: int = 3) -> float:
+    """Median time (ms) of one training step of configuration ``name`` of the study, timed now:
+    the original's batch of 8, the chapter's AdamW, one thread; cached, so a page times each once."""
+    model = build(CONFIGS[name], 0)
     train_set, _ = datasets(0, RunConfig(n_test=1))
     x, y = train_set.inputs[:8], train_set.targets[:8]
-    opt = make_optimizer(model, train_config(RunConfig(), 0))  # the chapter's AdamW (fused)
+    opt = make_optimizer(model, train_config(RunConfig(), 0))
 
     def step():
         loss = next_token_loss(model, x, y)
@@ -111,7 +92,29 @@ def render(
         opt.step()
 
     with fast_cpu_training():
-        live_ms = time_it(step, repeats=live_steps, warmup=1).median_ms
+        return time_it(step, repeats=repeats, warmup=1).median_ms
+
+
+def render(
+    fk: bool = True,
+    spd: bool = True,
+    verifier: bool = True,
+    wiring: str = "replace",
+    study: dict | None = None,
+) -> Figure:
+    """Widget view of one configuration: parameters, time per training step, learning curve.
+
+    Parameters are counted and steps timed now (:func:`step_ms`, every configuration of the
+    study, so the bars compare like with like); the held-out accuracy curve (mean and seed band,
+    the standard model's in grey) comes from the saved study, as training takes minutes per seed.
+    """
+    if wiring not in SPD_WIRINGS:
+        raise ValueError(f"wiring must be one of {SPD_WIRINGS}, got {wiring!r}")
+    study = load_study() if study is None else study
+    name = label(_chosen(fk, spd, verifier, wiring))
+    runs = by_label(study) if study else {}
+    if name not in runs:
+        return message_figure(f"{name}: not trained in the saved convergence study")
     names = list(runs)
     fig, axes = subplot_mosaic([["params", "ms", "accuracy"]], width=2.45, height=2.8)
     colors = [COLORS["verifier"] if n == name else "lightgrey" for n in names]
@@ -120,13 +123,11 @@ def render(
     axes["params"].set(title=f"parameters: {runs[name][0]['parameters']:,}", xlabel="thousands")
     axes["params"].set_yticks(range(len(names)), names, fontsize=7.5)
     axes["params"].invert_yaxis()
-    saved = [1e3 * statistics.fmean(r["seconds_per_step"] for r in runs[n]) for n in names]
-    axes["ms"].barh(range(len(names)), saved, color=colors)
-    axes["ms"].plot([live_ms], [names.index(name)], "kD", label="timed now")
-    axes["ms"].set(title=f"ms per step (now: {live_ms:.0f})", xlabel="saved study / now")
+    times = [step_ms(n) for n in names]
+    axes["ms"].barh(range(len(names)), times, color=colors)
+    axes["ms"].set(title=f"ms per step: {times[names.index(name)]:.0f}", xlabel="timed now, one thread")
     axes["ms"].set_yticks(range(len(names)), [""] * len(names))
     axes["ms"].invert_yaxis()
-    axes["ms"].legend(fontsize=7, loc="lower right")
     ax = axes["accuracy"]
     for n, color in (("none", "grey"), (name, COLORS["verifier"])):
         steps, mean, low, high = mean_curve(runs[n])

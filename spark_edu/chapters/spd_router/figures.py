@@ -91,7 +91,7 @@ def render(noise_level: float = 0.5, n_components: int = 3, strength: float = 0.
     gain = snr_improvement_db(clean, noisy, structured).item()
     gain_w = snr_improvement_db(clean, noisy, wiener).item()
     gain_l = snr_improvement_db(clean, noisy, lmmse).item()
-    fig, axes = subplots(1, 3, width=2.45, height=2.3, sharey=True)
+    fig, axes = subplots(1, 3, width=2.45, height=3.1, sharey=True)
     t = range(clean.shape[-1])
     panels = [
         ("input: noisy, clean", [(noisy, "C7", "noisy"), (clean, "k", "clean")]),
@@ -118,6 +118,6 @@ def render(noise_level: float = 0.5, n_components: int = 3, strength: float = 0.
             )
         ax.set(title=title, xlabel="t")
         if len(lines) > 1:
-            ax.legend(fontsize=7, loc="lower left")
+            ax.legend(fontsize=7.5, loc="upper left", bbox_to_anchor=(0.0, -0.3))  # below the axes: no line hidden
     fig.suptitle(f"σ = {noise_level:.2f}, {n_components} components, separation strength λ = {strength:g}", fontsize=10)
     return fig

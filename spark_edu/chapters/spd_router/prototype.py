@@ -126,11 +126,14 @@ def float_loss_trains_nothing(steps: int = 20, seed: int = 0) -> dict[str, float
 
 
 def original_separation_loss(router: SPDRouter, x_struct, x_pseudo, x) -> torch.Tensor:
-    """The prototype's ``_compute_separation_loss`` before its ``.item()``, term for term:
-    ``mse(h(s), x) − λ · H`` with ``H = −mean_tokens Σ_features p log(p + 1e-8)``.
+    """The prototype's first ``_compute_separation_loss`` (github.com/amazedsaint/spark, commit
+    e1878ba) before its ``.item()``, term for term: ``mse(h(s), x) − λ · H`` with
+    ``H = −mean_tokens Σ_features p log(p + 1e-8)``.
 
     Against eq-spd-separation, λ weights only the entropy, ``H`` sums over the P features
     (P times the mean) and has no absolute value, so ``log`` of a negative ``p`` makes it NaN.
+    A later version (commit e1a4506) uses ``|p|`` and returns 0 for a NaN or infinite loss;
+    both return a float, so neither trains anything (:func:`float_loss_trains_nothing`).
     """
     struct_loss = F.mse_loss(router.separation_predictor(x_struct), x)  # ()
     entropy = -torch.mean(torch.sum(x_pseudo * torch.log(x_pseudo + 1e-8), dim=-1))  # ()
