@@ -7,6 +7,8 @@ and the integration criterion against hand-made records whose answers are known.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -198,6 +200,12 @@ def test_run_study_sweeps_then_trains_seeds_and_resumes(monkeypatch, tmp_path):
         run_study(Study(lrs=(1e-3,), names=("none",)), path, resume=True)
     rated = run_study(study, rates={"FK": 1e-3})
     assert not rated["sweep"] and {r["lr"] for r in rated["runs"]} == {1e-3} and len(rated["runs"]) == 2
+    saved = []
+    monkeypatch.setattr(convergence, "write_atomic", lambda p, text: saved.append(json.loads(text)))
+    run_study(study, tmp_path / "again.json")  # every intermediate file says whether it is complete, truly
+    flags = [s["complete"] for s in saved]
+    first = flags.index(True)
+    assert not any(flags[:first]) and all(flags[first:]) and len(saved[first]["runs"]) == 4
 
 
 def test_long_study_command_writes_its_own_file(monkeypatch, tmp_path, capsys):

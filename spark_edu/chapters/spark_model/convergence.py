@@ -195,7 +195,10 @@ def run_study(
         out["seconds"] = time.perf_counter() - started
         out["workers"], out["threads_per_run"] = workers, 1
         out["load_average"] = os.getloadavg()
-        out["complete"] = not pending and not running and len(out["best_lr"]) == len(study.names)
+        out["complete"] = all(  # every configuration has its rate and every seed run at it
+            n in out["best_lr"] and all((n, s, out["best_lr"][n], study.steps) in done for s in study.seeds)
+            for n in study.names
+        )
         if path is not None:
             write_atomic(path, json.dumps(out, indent=0))
 
