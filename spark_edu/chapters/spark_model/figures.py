@@ -62,7 +62,7 @@ def plot_convergence(study: dict, axes=None) -> Figure:
         ax.axhline(0.9, color="grey", ls=":", lw=0.8, label="_0.9")
         ax.set(title=title, xlabel="training step", ylim=(0, 1.02))
         if ax.lines[1:]:
-            ax.legend(fontsize=7.5, loc="upper left")
+            ax.legend(fontsize=7.5, loc="best")  # the long study's curves fill the upper left
         else:
             ax.text(0.5, 0.5, "not trained in the saved study", ha="center", fontsize=8, transform=ax.transAxes)
     for ax in axes[: len(PANELS)]:
