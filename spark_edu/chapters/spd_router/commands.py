@@ -9,6 +9,7 @@ from spark_edu.commandline import Command, output_dir, positive_int
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    from spark_edu.chapters.spd_router.experiments import FULL
     from spark_edu.chapters.spd_router.saved import data_folder
 
     from spark_edu.chapters.spd_router.saved import PARTS
@@ -19,7 +20,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--part", choices=PARTS, nargs="+", default=list(PARTS), help="which part(s) to run (each writes its file)"
     )
-    parser.add_argument("--steps", type=positive_int, default=1200, help="training steps per router")
+    parser.add_argument("--steps", type=positive_int, default=FULL.steps, help="training steps per router")
     parser.add_argument("--seeds", type=positive_int, default=5, help="seeds per setting (0, 1, …, SEEDS − 1)")
 
 
