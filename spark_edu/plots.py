@@ -111,25 +111,25 @@ def tidy_log_ticks(figure) -> None:
     (x labels upright)."""
     from matplotlib.ticker import FuncFormatter, NullFormatter
 
-    def overlapping(axis) -> bool:
-        figure.canvas.draw()
+    def overlapping(axis, draw: bool = True) -> bool:
+        if draw:  # a label changed: measure again
+            figure.canvas.draw()
         boxes = [t.get_window_extent() for t in _drawn_labels(axis)]
         return any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1 :])
 
-    for ax in figure.axes:
-        for axis in (ax.xaxis, ax.yaxis):
+    figure.canvas.draw()  # one draw measures every axis; only an axis that needs a fix draws again
+    crowded = [axis for ax in figure.axes for axis in (ax.xaxis, ax.yaxis) if overlapping(axis, draw=False)]
+    for axis in crowded:
+        if axis.get_scale() == "log":
+            axis.set_minor_formatter(NullFormatter())
             if not overlapping(axis):
                 continue
-            if axis.get_scale() == "log":
-                axis.set_minor_formatter(NullFormatter())
-                if not overlapping(axis):
-                    continue
-            axis.set_tick_params(which="both", labelsize=8)
-            if overlapping(axis):
-                old = axis.get_major_formatter()
-                axis.set_major_formatter(FuncFormatter(lambda x, pos, old=old: old(x, pos).replace("\n", " ")))
-                if axis is ax.xaxis:
-                    axis.set_tick_params(which="both", labelrotation=90)
+        axis.set_tick_params(which="both", labelsize=8)
+        if overlapping(axis):
+            old = axis.get_major_formatter()
+            axis.set_major_formatter(FuncFormatter(lambda x, pos, old=old: old(x, pos).replace("\n", " ")))
+            if axis is axis.axes.xaxis:
+                axis.set_tick_params(which="both", labelrotation=90)
 
 
 def _register_png_formatter() -> None:
