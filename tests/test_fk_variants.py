@@ -139,18 +139,19 @@ def brute_force_walks(edges, s, t, length):
 @pytest.mark.parametrize("matched", [False, True])
 @pytest.mark.parametrize("hops", [1, 2, 3])
 def test_reachability_labels_match_a_brute_force_path_count(hops, matched):
-    config = ReachabilityConfig(n_nodes=5, n_edges=5, hops=hops, matched=matched)
-    tokens, labels = sample(60, config, torch.Generator().manual_seed(hops))
-    counts = walk_counts(adjacency(tokens, 5), max_length=4)  # (B, 4, N, N)
+    N = 6 if matched else 5  # 5 nodes leave a 3-hop positive no unreachable twin with an incoming edge
+    config = ReachabilityConfig(n_nodes=N, n_edges=N, hops=hops, matched=matched)
+    tokens, labels = sample(40, config, torch.Generator().manual_seed(hops))
+    counts = walk_counts(adjacency(tokens, N), max_length=N - 1)  # (B, N - 1, N, N)
     for row, label, count in zip(tokens, labels.tolist(), counts):
-        edges, s, t = decode(row, 5)
-        walks = [brute_force_walks(edges, s, t, j) for j in range(1, 5)]  # up to N - 1 edges: every simple path
+        edges, s, t = decode(row, N)
+        walks = [brute_force_walks(edges, s, t, j) for j in range(1, N)]  # up to N - 1 edges: every simple path
         assert walks == count[:, s, t].tolist()
         if label:  # a walk of exactly `hops` edges and none shorter
             assert walks[hops - 1] > 0 and not any(walks[: hops - 1])
         else:  # no walk of any length
             assert not any(walks)
-    assert 0.3 < labels.float().mean() < 0.7 and len(set(tokens.tolist()[0])) == 6
+    assert 0.3 < labels.float().mean() < 0.7 and len(set(tokens.tolist()[0])) == N + 1  # distinct edges, one query
 
 
 def test_reachability_docstring_example_and_encoding():
@@ -202,6 +203,14 @@ def test_reachability_bad_config():
     for bad in (dict(n_nodes=2), dict(hops=7), dict(n_edges=1, hops=2), dict(n_edges=100)):
         with pytest.raises(ValueError):
             ReachabilityConfig(**bad)
+
+
+def test_a_matched_task_with_no_possible_example_is_refused_not_looped():
+    """5 nodes, 5 edges, 3 hops: the 3-edge path uses 4 nodes, so the one node left is unreachable
+    with in-degree 0 while the positive has in-degree ≥ 1 — no degree-matched pair exists."""
+    config = ReachabilityConfig(n_nodes=5, n_edges=5, hops=3, matched=True)
+    with pytest.raises(ValueError, match="admits"):
+        sample(4, config, torch.Generator().manual_seed(0))
 
 
 # --- the study ------------------------------------------------------------------------------

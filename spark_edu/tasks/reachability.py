@@ -124,13 +124,22 @@ def _matched_pairs(edges: torch.Tensor, positive: torch.Tensor, negative: torch.
     return (positive[:, :, None] & negative[:, None, :] & same).flatten(1)
 
 
+MAX_DRAWS = 100_000  # graphs drawn before a configuration that accepts none is called impossible
+
+
 def sample(batch: int, config: ReachabilityConfig, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """``batch`` examples: tokens (B, M + 1) int64 and labels (B,) int64 in {0, 1}, half of each on average."""
     check_positive_int("batch", batch)
     N = config.n_nodes
-    parts, have = [], 0
+    parts, have, draws = [], 0, 0
     while have < batch:
+        if draws >= MAX_DRAWS and not have:
+            raise ValueError(
+                f"no graph of {config} was accepted in {draws} draws: with matched={config.matched} the "
+                "configuration admits (almost) no example; use more nodes or more edges"
+            )
         edges, start, dist = _draw(2 * batch, config, generator)
+        draws += 2 * batch
         positive, negative = dist == config.hops, dist == N  # (B', N) candidate targets
         pairs = _matched_pairs(edges, positive, negative, N) if config.matched else None
         ok = pairs.any(-1) if config.matched else positive.any(-1) & negative.any(-1)
