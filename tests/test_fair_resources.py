@@ -1,7 +1,8 @@
-"""The fair resource row: models, tasks, FLOPs and the study runner.
+"""The fair resource row: models, tasks, FLOPs, the study runner, the cost tool and the report.
 
 Masks and the long-range task are checked element by element against brute-force counts; the
-runner trains tiny real models (T = 64, 4 steps) and counts its calls of ``train``.
+runner trains tiny real models (T = 64, 4 steps) and counts its calls of ``train``; the table
+and claim functions run on hand-made records whose answers are known.
 """
 
 from __future__ import annotations
@@ -11,9 +12,17 @@ import json
 import pytest
 import torch
 
+import spark_edu.chapters.sparse_attention.fair_cost as fair_cost
 import spark_edu.chapters.sparse_attention.fair_study as fair_study
 from spark_edu.attention.blocks import BlockLayout
 from spark_edu.chapters.sparse_attention.fair_flops import elements, step_flops, tile_elements
+from spark_edu.chapters.sparse_attention.fair_report import (
+    accuracy_ratio,
+    claims,
+    cost_ratios,
+    format_study_table,
+    study_table,
+)
 from spark_edu.chapters.sparse_attention.fair_resources import (
     MODELS,
     TASKS,
@@ -193,6 +202,89 @@ def test_run_study_writes_resumes_and_picks_the_rate_by_the_rule(monkeypatch, tm
         run_study(FairStudy(TINY, lrs=(1e-2,), steps=4), path, resume=True)
 
 
+def _study(runs, steps=20):
+    best = {}
+    for r in runs:
+        best.setdefault(f"{r['task']}/{r['model']}", r["lr"])  # the first run's rate
+    settings = {"tasks": list(TASKS), "models": list(MODELS), "seeds": [0, 1, 2], "target": 0.95, "steps": steps}
+    return {"study": settings | {"config": {"length": 1024, "vocab_size": 16}}, "best_lr": best, "runs": runs}
+
+
+def _cost():
+    row = lambda t, q1, q3, m, f: {  # noqa: E731
+        "median_ms": 100 * t,
+        "time_ratio": t,
+        "time_ratio_iqr": [q1, q3],
+        "peak_mb": 10 * m,
+        "memory_ratio": m,
+        "flops": {"attention": 100 * f, "total": 200 * f},
+        "flops_ratio": f,
+    }
+    rows = {"dense": row(1.0, 1.0, 1.0, 1.0, 1.0), "dense_local": row(1.1, 1.0, 1.2, 1.2, 1.0)}
+    rows["sparse"] = row(0.75, 0.7, 0.8, 1.5, 0.42)
+    return {"batch": 8, "threads": 1, "rounds": 7, "lengths": {"1024": rows}}
+
+
+def test_table_ratios_and_claims_on_hand_made_records():
+    runs = []
+    for seed in (0, 1, 2):
+        runs.append(_record("local", "dense", seed, 3e-2, [0.06, 0.5, 0.96 if seed < 2 else 0.9, 0.97]))
+        runs.append(_record("local", "sparse", seed, 1e-2, [0.06, 0.96]))  # stops at step 10
+        runs.append(_record("local", "dense_local", seed, 1e-2, [0.06, 0.5, 0.5]))
+        runs.append(_record("long_range", "dense", seed, 3e-2, [0.06, 0.06, 0.3]))
+        runs.append(_record("long_range", "sparse", seed, 3e-2, [0.06, 0.1, 0.2]))
+    runs.append(_record("local", "dense", 0, 1e-3, [0.06, 0.06, 0.06, 0.06]))  # a sweep run at another rate
+    study = _study(runs, steps=30)
+    rows = {(r["task"], r["model"]): r for r in study_table(study)}
+    dense = rows[("local", "dense")]
+    assert dense["steps"][0] == pytest.approx((20 + 20 + 30) / 3) and not dense["censored"] and dense["reached"] == 3
+    local = rows[("local", "dense_local")]
+    assert local["censored"] and local["reached"] == 0 and local["steps"][0] == 20
+    assert rows[("local", "sparse")]["best"][0] == pytest.approx(0.96)
+    ratio = accuracy_ratio(study, "local")  # at step 30: sparse keeps 0.96; dense 0.97 on every seed
+    assert ratio["step"] == 30 and ratio["ratio"][0] == pytest.approx(0.96 / 0.97)
+    assert accuracy_ratio(study, "long_range") is None
+    assert cost_ratios(_cost())["sparse"] == {"time": (0.75, 0.7, 0.8), "memory": 1.5, "flops": 0.42}
+    shown = repr(format_study_table(study, _cost()))
+    assert "≥ 20 [20, 20]" in shown and "0/3" in shown and "0.75 [0.70, 0.80]" in shown
+    memory, time, performance = claims(study, _cost())
+    assert (memory.value, time.value, time.low, time.high) == (1.5, 0.75, 0.7, 0.8)
+    assert (
+        performance.value == pytest.approx(0.96 / 0.97) and "long_range: dense never reached it" in performance.reason
+    )
+    unconverged = [r for r in runs if (r["task"], r["model"]) != ("local", "dense")]
+    unconverged += [_record("local", "dense", s, 3e-2, [0.06, 0.07]) for s in (0, 1, 2)]
+    performance = claims(_study(unconverged), _cost())[2]
+    assert performance.value is None and not performance.as_stated and "dense never reached 95%" in performance.reason
+
+
+def test_accuracy_against_cost_figure_fits_the_column():
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from PIL import Image
+
+    from spark_edu.chapters.sparse_attention.figures import plot_accuracy_vs_cost
+    from spark_edu.plots import DPI, MAX_WIDTH, png_bytes, tick_label_overlaps
+
+    runs = [_record(t, m, s, 1e-2, [0.06, 0.5, 0.97]) for t in TASKS for m in MODELS for s in (0, 1, 2)]
+    figure = plot_accuracy_vs_cost(_study(runs))
+    assert len(figure.axes) == 4 and len(figure.axes[0].lines) == 3 * 3 + 2  # 3 seeds x 3 models, 2 guides
+    assert Image.open(io.BytesIO(png_bytes(figure))).size[0] / DPI <= MAX_WIDTH
+    assert not tick_label_overlaps(figure)
+
+
+def test_cost_measurement_on_a_tiny_config():
+    cost = fair_cost.measure_costs(TINY, lengths=(64,), batch=2, rounds=2)
+    rows = cost["lengths"]["64"]
+    assert cost["threads"] == 1 and set(rows) == set(MODELS)
+    assert rows["dense"]["time_ratio"] == 1.0 and rows["dense"]["memory_ratio"] == 1.0
+    assert all(row["peak_mb"] > 0 and row["median_ms"] > 0 for row in rows.values())
+    assert rows["sparse"]["flops_ratio"] < 1 and rows["dense_local"]["flops_ratio"] == 1.0
+
+
 @pytest.mark.parametrize(
     "call, name",
     [
@@ -208,6 +300,8 @@ def test_run_study_writes_resumes_and_picks_the_rate_by_the_rule(monkeypatch, tm
         (lambda: run_study(TINY_STUDY, workers=0), "workers"),
         (lambda: step_flops("sparse", TINY, 0), "batch"),
         (lambda: MaskedSelfAttention(64, 4, torch.ones(4, 4)), "mask"),
+        (lambda: cost_ratios(_cost(), 2048), "length"),
+        (lambda: fair_cost.measure_costs(TINY, lengths=()), "lengths"),
     ],
 )
 def test_bad_arguments_name_themselves(call, name):
