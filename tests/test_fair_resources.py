@@ -14,6 +14,7 @@ import torch
 
 import spark_edu.chapters.sparse_attention.fair_cost as fair_cost
 import spark_edu.chapters.sparse_attention.fair_study as fair_study
+from spark_edu.__main__ import main
 from spark_edu.attention.blocks import BlockLayout
 from spark_edu.chapters.sparse_attention.fair_flops import elements, step_flops, tile_elements
 from spark_edu.chapters.sparse_attention.fair_report import (
@@ -283,6 +284,24 @@ def test_cost_measurement_on_a_tiny_config():
     assert rows["dense"]["time_ratio"] == 1.0 and rows["dense"]["memory_ratio"] == 1.0
     assert all(row["peak_mb"] > 0 and row["median_ms"] > 0 for row in rows.values())
     assert rows["sparse"]["flops_ratio"] < 1 and rows["dense_local"]["flops_ratio"] == 1.0
+
+
+def test_the_command_line_records_its_command(monkeypatch, tmp_path):
+    monkeypatch.setattr(fair_study, "run_record", lambda t, m, s, lr, spec: _record(t, m, s, lr, [0.1, 0.96]))
+    assert main(["run", "sparse_attention", "--fair-resources", "--workers", "1", "--out", str(tmp_path)]) == 0
+    saved = json.loads((tmp_path / "fair_resources.json").read_text())
+    assert saved["command"] == "python -m spark_edu run sparse_attention --fair-resources" and saved["complete"]
+    assert (
+        main(["run", "sparse_attention", "--fair-resources", "--quick", "--steps", "20", "--out", str(tmp_path)]) == 0
+    )
+    quick = json.loads((tmp_path / "fair_resources_quick.json").read_text())
+    assert quick["study"]["steps"] == 20 and quick["command"].endswith("--fair-resources --quick --steps 20")
+    real = fair_cost.measure_costs
+    monkeypatch.setattr(fair_cost, "measure_costs", lambda **kw: real(TINY, **kw))
+    argv = ["run", "sparse_attention", "--fair-cost", "--lengths", "64", "--rounds", "2", "--out", str(tmp_path)]
+    assert main(argv) == 0
+    cost = json.loads((tmp_path / "fair_cost.json").read_text())
+    assert cost["command"].endswith("--fair-cost --lengths 64 --rounds 2 --threads 1")
 
 
 @pytest.mark.parametrize(
