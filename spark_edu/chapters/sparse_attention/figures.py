@@ -1,6 +1,7 @@
 """Figures of the sparse-attention chapter: patterns with their tiles, speed-up against the
-bound, time against length, memory against sparsity. Each takes an ``ax`` or returns a
-``Figure``. ``render`` is the chapter's widget.
+bound, time against length, memory against sparsity, and the fair resource study's accuracy
+against training seconds and FLOPs. Each takes an ``ax`` or returns a ``Figure``. ``render``
+is the chapter's widget.
 """
 
 from __future__ import annotations
@@ -166,3 +167,29 @@ def plot_tile_granularity(ax, rows):
     ax.minorticks_off()
     ax.set(xlabel="tile size b", ylabel="block sparsity s_b (dotted: element sparsity)", ylim=(-0.02, 1.0))
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
+
+
+FAIR_STYLE = {"dense": COLORS["dense"], "dense_local": COLORS["fk"], "sparse": COLORS["sparse"]}
+
+
+def plot_accuracy_vs_cost(study: dict, tasks=None):
+    """Held-out accuracy against cumulative training seconds (left) and FLOPs (right), one row per
+    task of the fair study (:mod:`.fair_study`), one thin line per seed at the model's chosen rate."""
+    from spark_edu.chapters.sparse_attention.fair_report import final_runs
+    from spark_edu.plots import MAX_WIDTH
+
+    tasks = list(study["study"]["tasks"] if tasks is None else tasks)
+    fig, axes = subplots(len(tasks), 2, width=MAX_WIDTH / 2 - 0.3, height=2.6)  # tight box: labels outside
+    chance = 1 / study["study"]["config"]["vocab_size"]
+    for row, task in zip(axes, tasks):
+        for ax, key, label in zip(row, ("seconds", "flops"), ("training seconds (one thread)", "training FLOPs")):
+            for model in study["study"]["models"]:
+                for i, run in enumerate(final_runs(study, task, model)):
+                    xs = [p[key] for p in run["curve"]]
+                    ys = [p["accuracy"] for p in run["curve"]]
+                    ax.plot(xs, ys, color=FAIR_STYLE[model], linewidth=1, alpha=0.8, label=None if i else model)
+            ax.axhline(study["study"]["target"], color="grey", linestyle="--", linewidth=0.8)
+            ax.axhline(chance, color="grey", linestyle=":", linewidth=0.8)
+            ax.set(xlabel=label, ylabel="held-out accuracy", ylim=(0, 1.02), title=task)
+    axes[0, 0].legend(fontsize=8, loc="best")
+    return fig
