@@ -150,8 +150,8 @@ def test_pick_lr_takes_the_soonest_to_target_else_the_best():
 
 def test_worst_case_cost_multiplies_out():
     step = {"dense": 0.34, "dense_local": 0.36, "sparse": 0.26}
-    # 2 tasks x (3 rates + 2 more seeds) runs x (240 steps + 13 evaluations of 0.2 s)
-    assert worst_case_seconds(FairStudy(), step, 0.2) == pytest.approx(2 * 5 * (240 * 0.96 + 3 * 13 * 0.2))
+    # 2 tasks x (3 rates + 2 more seeds) runs x (500 steps + 26 evaluations of 0.2 s)
+    assert worst_case_seconds(FairStudy(), step, 0.2) == pytest.approx(2 * 5 * (500 * 0.96 + 3 * 26 * 0.2))
     assert worst_case_seconds(QUICK_STUDY, step, 0.0) == pytest.approx(2 * 3 * 30 * 0.96)
     with pytest.raises(ValueError, match="step_seconds"):
         worst_case_seconds(FairStudy(), {"dense": 1.0}, 0.0)

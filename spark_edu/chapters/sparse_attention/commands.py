@@ -94,7 +94,7 @@ def configure_fair(parser) -> None:
     which.add_argument(
         "--fair-resources",
         action="store_true",
-        help="train the fair study (3 models x 2 tasks x 3 rates, then 3 seeds; about 35 CPU-minutes) "
+        help="train the fair study (3 models x 2 tasks x 3 rates, then 3 seeds; at most 80 CPU-minutes) "
         "and write fair_resources.json after every run",
     )
     which.add_argument(

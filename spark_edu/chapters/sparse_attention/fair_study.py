@@ -56,7 +56,7 @@ HELD_OUT_SEED = 10_000  # the held-out batch's generator (training batches use t
 class FairStudy:
     """Tasks, models, rates, seeds and budgets of the saved study (:data:`QUICK_STUDY`: a smoke run).
 
-    The budget fits about 40 CPU-minutes if no run stops early (:func:`worst_case_seconds` with
+    The budget fits about 80 CPU-minutes if no run stops early (:func:`worst_case_seconds` with
     20-step medians at T = 1024, B = 8, one thread: dense 0.34 s, dense_local 0.36 s, sparse 0.26 s).
     """
 
@@ -65,7 +65,7 @@ class FairStudy:
     models: tuple[str, ...] = MODELS
     lrs: tuple[float, ...] = (3e-3, 1e-2, 3e-2)
     seeds: tuple[int, ...] = (0, 1, 2)
-    steps: int = 240  # budget per run
+    steps: int = 500  # budget per run
     every: int = 20  # held-out evaluation interval (steps)
     batch: int = 8
     n_test: int = 16  # held-out sequences
