@@ -130,6 +130,7 @@ def _record(task, model, seed, lr, accs, every=10, budget=None, target=0.95, ms=
         "final_accuracy": accs[-1],
         "curve": curve,
         "step_seconds_median": ms / 1e3,
+        "step_flops": 1000,
     }
 
 
@@ -255,8 +256,14 @@ def test_table_ratios_and_claims_on_hand_made_records():
     )
     unconverged = [r for r in runs if (r["task"], r["model"]) != ("local", "dense")]
     unconverged += [_record("local", "dense", s, 3e-2, [0.06, 0.07]) for s in (0, 1, 2)]
-    performance = claims(_study(unconverged), _cost())[2]
-    assert performance.value is None and not performance.as_stated and "dense never reached 95%" in performance.reason
+    performance = claims(_study(unconverged), _cost())[2]  # dense_local never reached it either
+    assert (
+        performance.value is None and not performance.as_stated and "no dense model reached 95%" in performance.reason
+    )
+    local_converged = [r for r in unconverged if (r["task"], r["model"]) != ("local", "dense_local")]
+    local_converged += [_record("local", "dense_local", s, 1e-2, [0.06, 0.98]) for s in (0, 1, 2)]  # at step 10
+    performance = claims(_study(local_converged), _cost())[2]  # against the dense model with the band prior
+    assert performance.value == pytest.approx(0.96 / 0.98) and "the same locality prior" in performance.reason
 
 
 def test_accuracy_against_cost_figure_fits_the_column():
@@ -271,8 +278,15 @@ def test_accuracy_against_cost_figure_fits_the_column():
     from spark_edu.plots import DPI, MAX_WIDTH, png_bytes, tick_label_overlaps
 
     runs = [_record(t, m, s, 1e-2, [0.06, 0.5, 0.97]) for t in TASKS for m in MODELS for s in (0, 1, 2)]
-    figure = plot_accuracy_vs_cost(_study(runs))
+    figure = plot_accuracy_vs_cost(_study(runs), _cost())
     assert len(figure.axes) == 4 and len(figure.axes[0].lines) == 3 * 3 + 2  # 3 seeds x 3 models, 2 guides
+    dense, sparse = figure.axes[0].lines[0], figure.axes[0].lines[6]  # seconds: steps x the quiet step time
+    assert dense.get_xdata()[-1] / sparse.get_xdata()[-1] == pytest.approx(1 / 0.75)
+    assert figure.axes[1].lines[0].get_xdata()[-1] == runs[0]["curve"][-1]["step"] * runs[0]["step_flops"]
+    elsewhere = _study(runs)
+    elsewhere["study"]["config"]["length"] = 2048
+    with pytest.raises(ValueError, match="length"):
+        plot_accuracy_vs_cost(elsewhere, _cost())
     assert Image.open(io.BytesIO(png_bytes(figure))).size[0] / DPI <= MAX_WIDTH
     assert not tick_label_overlaps(figure)
 

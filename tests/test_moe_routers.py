@@ -262,6 +262,9 @@ def test_router_comparison_runs_small_with_its_invariants(tmp_path):
     assert 0 <= top2["summary"]["dropped"][0] < 1 and top2["summary"]["unrouted"][0] <= top2["summary"]["dropped"][0]
     assert len(top2["load_history_seed0"]) == 2 and len(top2["load_history_seed0"][0]) == 8
     assert result["overlap"] == {"test": 0, "validation": 0}
+    bias = result["methods"]["top-2 + bias"]  # u chosen by validation MaxVio among the quick grid
+    by_u = bias["validation_max_violation_by_u"]
+    assert set(by_u) == {"0.001", "0.003"} and bias["config"]["bias_rate"] == float(min(by_u, key=by_u.get))
     table = repr(format_table(result))
     assert "expert choice" in table and "—" in table
     fig = plot_router_loads(result)

@@ -20,10 +20,12 @@ from spark_edu.chapters.spark_model.analysis import (
     superseded,
     integration,
     interaction,
+    loss_summary,
     paired,
     repeat_last_floor,
     stability,
     steps_to,
+    steps_ratios,
 )
 from spark_edu.chapters.spark_model.convergence import Study, area, best_lr, run_study
 from spark_edu.model import SPD_WIRINGS, SparkConfig, build, parameter_count, preset
@@ -173,6 +175,7 @@ def test_integration_flags_a_component_whose_absence_helps():
     assert out["FK"]["works"] is False and out["SPD"]["works"] is True and out["verifier"]["works"] is True
     assert out["SPD"]["without"] == "FK+verifier"
     assert integration(_factorial({"FK+SPD+verifier": [0.1, 0.2]}))["FK"]["works"] is None
+    assert out["FK"]["learners"] == [0, 3] and out["SPD"]["learners"] == [0, 0]  # seeds passing 0.5: full, without
     assert stability(study["runs"][:3])["stable"] is True and stability([])["stable"] is False
 
 
@@ -248,3 +251,32 @@ def test_repeat_last_floor_scores_the_held_out_set_the_runs_are_scored_on():
     _, test = datasets(1, RunConfig(n_test=200))  # the held-out set of seed 1's runs
     hits = (test.inputs == test.targets)[test.predictable].float().mean().item()
     assert floors[1] == pytest.approx(hits) and all(0.0625 <= f < 0.12 for f in floors)
+
+
+def test_steps_ratios_pair_seeds_and_skip_the_ones_that_never_get_there():
+    study = _factorial({})
+    study["study"]["names"], study["best_lr"] = ["none", "FK"], {"none": 1e-3, "FK": 1e-3}
+    study["runs"] = [
+        _record("none", 0, [0.1, 0.6, 0.9]),  # 0.5 at step 10
+        _record("none", 1, [0.1, 0.2, 0.7]),  # at step 20
+        _record("none", 2, [0.1, 0.2, 0.7]),
+        _record("FK", 0, [0.1, 0.2, 0.2, 0.55]),  # at step 30: 3x
+        _record("FK", 1, [0.1, 0.2, 0.2, 0.2, 0.6]),  # at step 40: 2x
+        _record("FK", 2, [0.1, 0.2]),  # never: left out
+    ]
+    assert steps_ratios(study, "FK", "none") == [3.0, 2.0]
+
+
+def test_loss_summary_tells_memorising_from_frozen():
+    import math
+
+    frozen = math.log(48)  # a uniform guess among the 48 token ids
+    runs = [_record("SPD", s, [0.07, 0.08], losses=[3.9, 4.5]) for s in (0, 1)]  # held-out loss rises
+    runs += [_record("FK+SPD", s, [0.07, 0.07], losses=[3.9, 3.9]) for s in (0, 1)]
+    for r, last in zip(runs, (3.0, 2.9, frozen, frozen - 0.2)):
+        r["train_loss"] = [3.9, last]
+    study = {"study": {"names": ["SPD", "FK+SPD"]}, "best_lr": {"SPD": 1e-3, "FK+SPD": 1e-3}, "runs": runs}
+    out = loss_summary(study)
+    assert out["SPD"]["train_end"][0] == pytest.approx(2.95) and out["SPD"]["held_end"][0] == pytest.approx(4.5)
+    assert out["SPD"]["held_start"][0] == pytest.approx(3.9) and out["SPD"]["frozen"] == 0
+    assert out["FK+SPD"]["frozen"] == 1 and out["FK+SPD"]["acc_start"][0] == pytest.approx(0.07)

@@ -9,6 +9,8 @@ import torch
 from spark_edu.chapters.spd_router.adaptive import (
     adaptive_estimate,
     adaptive_records,
+    energy_projection,
+    training_energy,
     band_choice,
     band_pick_estimate,
     plug_in_estimate,
@@ -61,9 +63,29 @@ def test_band_detector_finds_separable_bands_and_then_is_the_oracle():
 
 def test_records_and_bad_input():
     records = adaptive_records("band varies", [0], SweepConfig(test_signals=32))
-    assert [r["method"] for r in records] == ["adaptive LMMSE, band detected"] and math.isfinite(records[0]["mse_gain"])
+    names = ["adaptive LMMSE, band detected", "adaptive LMMSE, band detected + energy projection"]
+    assert [r["method"] for r in records] == names + ["oracle LMMSE (told the condition) + energy projection"]
+    assert all(math.isfinite(r["mse_gain"]) for r in records)
     train = varying_band(8, 64, 3, 0.5, ((1.0, 4.0), (12.0, 20.0)), torch.Generator())
     with pytest.raises(ValueError, match="condition"):
         adaptive_estimate("noise rises", train, torch.zeros(2, 64))
     with pytest.raises(ValueError, match="shares"):
         band_choice([_model()], [0.5, 0.5], torch.zeros(2, 6, dtype=torch.float64), 0.1)
+
+
+def test_energy_projection_lands_on_the_sphere_and_never_moves_a_signal_already_there():
+    """Every clean signal of the generator has one energy; the projection keeps direction, sets the norm."""
+    train = varying_band(64, 64, 3, 0.5, ((1.0, 4.0), (12.0, 20.0)), torch.Generator().manual_seed(0))
+    energy = training_energy(train)
+    assert energy == pytest.approx(64 * 0.5)  # N · RMS², RMS = 1/√2
+    noisy = train.noisy.to(torch.float64)
+    projected = energy_projection(noisy, energy)
+    torch.testing.assert_close(projected.pow(2).sum(-1), torch.full((64,), energy, dtype=torch.float64))
+    cosine = torch.nn.functional.cosine_similarity(projected, noisy, dim=-1)
+    torch.testing.assert_close(cosine, torch.ones(64, dtype=torch.float64))
+    torch.testing.assert_close(energy_projection(train.clean, energy), train.clean)
+    with pytest.raises(ValueError, match="energy"):
+        energy_projection(noisy, 0.0)
+    uneven = train._replace(clean=train.clean * torch.linspace(0.5, 1.5, 64)[:, None])
+    with pytest.raises(ValueError, match="one energy"):
+        training_energy(uneven)

@@ -90,7 +90,7 @@ def run_routers(args) -> int:
     from spark_edu.results import write_atomic
 
     seeds = tuple(range(args.seeds))
-    result = routers.compare_routers(tune_seeds=seeds[:3], seeds=seeds, steps=args.steps)
+    result = routers.compare_routers(seeds=seeds, steps=args.steps)
     words = ["python -m spark_edu run moe"]
     words += [f"--steps {args.steps}"] if args.steps != routers.STEPS else []
     words += [f"--seeds {args.seeds}"] if args.seeds != len(routers.SEEDS) else []

@@ -14,7 +14,10 @@ seed runs of :mod:`spark_edu.chapters.spark_model.convergence`:
 * :func:`interaction` — the FK×SPD 2×2: FK's effect without and with the router, SPD's
   without and with FK, and the interaction (FK+SPD − SPD) − (FK − none);
 * :func:`integration` — the one criterion applied to all three components (see its docstring);
-* :func:`repeat_last_floor` — what the rule "repeat the last token" scores on each seed's held-out set.
+* :func:`repeat_last_floor` — what the rule "repeat the last token" scores on each seed's held-out set;
+* :func:`steps_ratios` — per seed, how many times as many steps one configuration needs as another;
+* :func:`loss_summary` — training and held-out losses at the start and end, to tell a model that
+  memorises the training sequences from one that does not move.
 
 The metric of the contrasts is the area under the accuracy curve (:func:`spark_edu.chapters.
 spark_model.convergence.area`, the mean held-out accuracy over the run's evaluations): it
@@ -154,9 +157,12 @@ def integration(study: dict, full: str = "FK+SPD+verifier") -> dict[str, dict]:
     curve between ``full`` and ``full`` without it. The component *works with the others* when
     that difference's 95% interval reaches 0 or above (leaving it out does not make the model
     learn significantly sooner); it *conflicts* when the whole interval is below 0. None where
-    a configuration was not trained.
+    a configuration was not trained. ``learners`` counts, for ``full`` and for the model without
+    the component, the seeds that pass 0.5 within the budget: where both are 0 the difference is
+    between two models that fail, and says little.
     """
     out = {}
+    runs = by_label(study)
     for component in ("FK", "SPD", "verifier"):
         without = _without(full, component)
         effect = paired(study, full, without)
@@ -164,6 +170,7 @@ def integration(study: dict, full: str = "FK+SPD+verifier") -> dict[str, dict]:
             "without": without,
             "effect": effect,
             "works": None if effect is None else effect[2] >= 0,
+            "learners": [sum(steps_to(r, 0.5) is not None for r in runs.get(n, [])) for n in (full, without)],
         }
     return out
 
@@ -205,7 +212,41 @@ def mean_curve(runs: list[dict]) -> tuple[list[int], list[float], list[float], l
 def repeat_last_floor(seeds, n_test: int) -> list[float]:
     """Held-out accuracy on the predictable part of the rule "the next token repeats this one"
     (:func:`spark_edu.tasks.palindromes.repeat_last_accuracy`), on the held-out set each seed's
-    runs are scored on: a model at this level has learned that rule and nothing of the mirror."""
+    runs are scored on. It is also about where every model starts: with the output head tied to the
+    embedding, an untrained model's most likely next token is mostly the current one."""
     from spark_edu.tasks.palindromes import repeat_last_accuracy
 
     return [repeat_last_accuracy(datasets(seed, RunConfig(n_test=n_test))[1]) for seed in seeds]
+
+
+def steps_ratios(study: dict, slow: str, fast: str, threshold: float = 0.5) -> list[float]:
+    """Per seed, ``steps_to(slow) / steps_to(fast)`` (seeds where both reach ``threshold``).
+    Each is read on the study's evaluation grid, so it is as coarse as the grid."""
+    runs = by_label(study)
+    fast_steps = {r["seed"]: steps_to(r, threshold) for r in runs[fast]}
+    ratios = []
+    for r in runs[slow]:
+        a, b = steps_to(r, threshold), fast_steps.get(r["seed"])
+        if a is not None and b:
+            ratios.append(a / b)
+    return ratios
+
+
+def loss_summary(study: dict) -> dict[str, dict]:
+    """Per configuration (mean [95% interval] over seeds): the last training loss (every position),
+    held-out loss on the predictable part at step 0, at its lowest and at the end, accuracy at
+    step 0, and how many seeds end with a training loss above ln(ids) − 0.05, ids the number of
+    token ids the sequences draw from: the loss of a uniform guess among them (not moved at all)."""
+    ids = RunConfig().data.vocab_size - 2  # ids 1 … V − 2
+    out = {}
+    for name, runs in by_label(study).items():
+        held = [[p["loss_predictable"] for p in r["curve"]] for r in runs]
+        out[name] = {
+            "train_end": mean_interval([r["train_loss"][-1] for r in runs]),
+            "held_start": mean_interval([h[0] for h in held]),
+            "held_min": mean_interval([min(h) for h in held]),
+            "held_end": mean_interval([h[-1] for h in held]),
+            "acc_start": mean_interval([r["curve"][0]["acc_predictable"] for r in runs], 0.0, 1.0),
+            "frozen": sum(r["train_loss"][-1] > math.log(ids) - 0.05 for r in runs),
+        }
+    return out

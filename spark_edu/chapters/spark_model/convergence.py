@@ -34,7 +34,7 @@ from spark_edu.model import SparkConfig, preset
 from spark_edu.results import data_dir, write_atomic
 
 CONVERGENCE = "convergence.json"  # the saved file's name in the chapter's data folder
-LONG_CONVERGENCE = "convergence_long.json"  # the 2000-step study of the slow configurations
+LONG_CONVERGENCE = "convergence_long.json"  # the longer study of the slow configurations (LONG_STUDY)
 
 
 def _config(*components: str, wiring: str = "replace") -> SparkConfig:

@@ -141,7 +141,10 @@ def _integration_text(checks: dict) -> str:
             continue
         m, lo, hi = c["effect"]
         word = "works" if c["works"] else "conflicts"
-        parts.append(f"{comp} {word} (full − {c['without']}: {m:+.3f} [{lo:+.3f}, {hi:+.3f}])")
+        both_fail = (
+            " — both below 0.5 on every seed, so this compares two models that fail" if not any(c["learners"]) else ""
+        )
+        parts.append(f"{comp} {word} (full − {c['without']}: {m:+.3f} [{lo:+.3f}, {hi:+.3f}]{both_fail})")
     return "; ".join(parts)
 
 

@@ -3,8 +3,8 @@
 The report's speed-ups and memory savings are ``1/(1 − s)`` by arithmetic. Here they are
 measured: the element vs block sparsity of each pattern, the benchmark of
 :mod:`spark_edu.chapters.sparse_attention.bench` (saved at full size in ``spark_edu/data/sparse_attention/``),
-peak memory against block sparsity, and a dense vs 80 % block-sparse transformer trained on
-one task (the "resource usage" row).
+peak memory against block sparsity, and the "resource usage" row from the fair resource study
+(:mod:`.fair_study`, saved; its cost, :mod:`.fair_cost`, measured again by the full run).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 from spark_edu.attention import masks
 from spark_edu.chapters.sparse_attention import bench
 from spark_edu.chapters.sparse_attention.memory import MemoryPoint, memory_sweep
-from spark_edu.chapters.sparse_attention.resources import ResourceConfig, ResourceResult, resource_usage
+from spark_edu.chapters.sparse_attention import fair_cost, fair_report
 from spark_edu.claims import Measurement
 from spark_edu.display import Table
 from spark_edu.results import data_dir
@@ -132,21 +132,19 @@ def format_speedups(rows: list[bench.Row], length: int) -> Table:
 # --- claims ------------------------------------------------------------------------------------
 
 
-def _interval(values):
-    return (min(values), max(values)) if len(values) > 1 else (None, None)
-
-
 def reproduce(
     quick: bool = False,
     bench_rows: list[bench.Row] | None = None,
-    resources: ResourceResult | None = None,
+    fair: tuple[dict, dict] | None = None,
     memory: list[MemoryPoint] | None = None,
     length: int = 4096,
 ) -> list[Measurement]:
     """One :class:`Measurement` per claim of the chapter.
 
     Speed-ups come from ``bench_rows`` at ``length`` (default: the saved benchmark, which
-    :data:`BENCH_COMMANDS` regenerate; ``quick=False`` without rows re-runs it at 4096).
+    :data:`BENCH_COMMANDS` regenerate; ``quick=False`` without rows re-runs it at 4096). The
+    resource row comes from ``fair`` = (study, cost) (default: the saved study, and the saved
+    cost when ``quick``, else the cost measured again at T = 1024).
     """
     if bench_rows is None:
         if quick:
@@ -226,35 +224,14 @@ def reproduce(
             reason="best own kernel per pattern and length (median [min, max])",
         )
     )
-    if resources is None:
-        config = ResourceConfig(seeds=(0,) if quick else (0, 1, 2))
-        resources = resource_usage(config)
-    acc = resources.accuracy_ratio
-    lo, hi = _interval(acc)
-    m.append(
-        Measurement(
-            "modular.resources.memory",
-            resources.memory_ratio,
-            reason=f"one training step at T=256; at T=1024: {resources.memory_ratio_long:.2f}x",
-        )
-    )
-    m.append(
-        Measurement(
-            "modular.resources.time",
-            resources.time_ratio,
-            reason=f"one training step at T=256 (1 thread); at T=1024: {resources.time_ratio_long:.2f}x",
-        )
-    )
-    m.append(
-        Measurement(
-            "modular.resources.performance",
-            statistics.mean(acc),
-            lo,
-            hi,
-            reason=(
-                f"lagged-copy accuracy, sparse {statistics.mean(resources.sparse_accuracy):.2f} "
-                f"vs dense {statistics.mean(resources.dense_accuracy):.2f}, same steps"
-            ),
-        )
-    )
+    if fair is None:
+        study, cost = fair_report.load_saved()
+        if study is None:
+            raise ValueError(
+                "no saved fair resource study: run `python -m spark_edu run sparse_attention --fair-resources`"
+            )
+        if not quick:
+            cost = fair_cost.measure_costs(lengths=(1024,), rounds=5)
+        fair = study, cost
+    m += fair_report.claims(*fair)
     return m

@@ -1,8 +1,8 @@
 """A fair resource row: three transformers of one parameter count, two lagged-copy tasks.
 
 Models (same :class:`~spark_edu.transformer.Transformer`, same initial weights per seed; only
-the attention pattern and its kernel differ; attention is bidirectional, as in
-:mod:`~spark_edu.chapters.sparse_attention.resources`):
+the attention pattern and its kernel differ; attention is bidirectional, as the report's
+patterns are):
 
 * ``dense``: full attention, ``M[i, j] = 1`` (fused SDPA);
 * ``dense_local``: dense computation (SDPA with a boolean mask) restricted to the sparse

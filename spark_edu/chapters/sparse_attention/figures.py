@@ -172,20 +172,28 @@ def plot_tile_granularity(ax, rows):
 FAIR_STYLE = {"dense": COLORS["dense"], "dense_local": COLORS["fk"], "sparse": COLORS["sparse"]}
 
 
-def plot_accuracy_vs_cost(study: dict, tasks=None):
-    """Held-out accuracy against cumulative training seconds (left) and FLOPs (right), one row per
-    task of the fair study (:mod:`.fair_study`), one thin line per seed at the model's chosen rate."""
+def plot_accuracy_vs_cost(study: dict, cost: dict, tasks=None):
+    """Held-out accuracy against training seconds (left) and FLOPs (right), one row per task of the
+    fair study (:mod:`.fair_study`), one thin line per seed at the model's chosen rate. Seconds are
+    steps × the model's quiet one-thread step time from ``cost`` (:mod:`.fair_cost`), not the
+    study's own clock, which ran beside other jobs."""
     from spark_edu.chapters.sparse_attention.fair_report import final_runs
     from spark_edu.plots import MAX_WIDTH
 
+    length = str(study["study"]["config"]["length"])
+    if length not in cost["lengths"]:
+        raise ValueError(f"cost must hold the study's length {length}, has {sorted(cost['lengths'])}")
+    step_seconds = {name: row["median_ms"] / 1e3 for name, row in cost["lengths"][length].items()}
     tasks = list(study["study"]["tasks"] if tasks is None else tasks)
     fig, axes = subplots(len(tasks), 2, width=MAX_WIDTH / 2 - 0.3, height=2.6)  # tight box: labels outside
     chance = 1 / study["study"]["config"]["vocab_size"]
+    labels = (f"training seconds (one thread, T = {length})", "training FLOPs")
     for row, task in zip(axes, tasks):
-        for ax, key, label in zip(row, ("seconds", "flops"), ("training seconds (one thread)", "training FLOPs")):
+        for ax, label in zip(row, labels):
             for model in study["study"]["models"]:
                 for i, run in enumerate(final_runs(study, task, model)):
-                    xs = [p[key] for p in run["curve"]]
+                    per_step = step_seconds[model] if ax is row[0] else run["step_flops"]
+                    xs = [p["step"] * per_step for p in run["curve"]]
                     ys = [p["accuracy"] for p in run["curve"]]
                     ax.plot(xs, ys, color=FAIR_STYLE[model], linewidth=1, alpha=0.8, label=None if i else model)
             ax.axhline(study["study"]["target"], color="grey", linestyle="--", linewidth=0.8)

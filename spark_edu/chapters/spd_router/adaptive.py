@@ -12,6 +12,11 @@ if it first estimates the condition from the signal itself and then applies the 
 
 Both use only the training signals and the noisy test signal, never the test condition: the
 *oracle* LMMSE of :mod:`~spark_edu.chapters.spd_router.nonstationary` is told it.
+
+**Energy projection.** The generator rescales every clean signal to one energy ``E = ‖s‖²``
+(RMS 1/√2), a fact any estimator may learn from the training signals. Projecting an estimate
+onto that sphere, ``ŝ ↦ ŝ · √E / ‖ŝ‖``, is one nonlinear step a classical estimator can take
+too; :func:`adaptive_records` adds it to the adaptive and the oracle LMMSE.
 """
 
 from __future__ import annotations
@@ -19,7 +24,15 @@ from __future__ import annotations
 import torch
 
 from spark_edu.chapters.spd_router.experiments import SweepConfig
-from spark_edu.chapters.spd_router.nonstationary import ADAPTIVE_NAMES, held_out_signals, scores, training_set
+from spark_edu.chapters.spd_router.nonstationary import (
+    ADAPTIVE_NAMES,
+    ENERGY_SUFFIX,
+    ORACLE_NAME,
+    held_out_signals,
+    linear_estimates,
+    scores,
+    training_set,
+)
 from spark_edu.spd.baselines import mad_sigma
 from spark_edu.spd.lmmse import LMMSE
 from spark_edu.spd.router import dct_basis
@@ -62,17 +75,38 @@ def adaptive_estimate(condition: str, train: MixedBatch, noisy: torch.Tensor) ->
     raise ValueError(f"condition must be one of {list(ADAPTIVE_NAMES)}, got {condition!r}")
 
 
+def training_energy(train: MixedBatch) -> float:
+    """``E``: the clean training signals' energy ``‖s‖²``; raises if the signals do not share one."""
+    energy = train.clean.to(torch.float64).pow(2).sum(dim=-1)  # (B,)
+    if float(energy.max() - energy.min()) > 1e-6 * float(energy.mean()):
+        raise ValueError("train: the clean signals do not share one energy, so there is no sphere to project onto")
+    return float(energy.mean())
+
+
+def energy_projection(estimate: torch.Tensor, energy: float) -> torch.Tensor:
+    """``ŝ · √E / ‖ŝ‖`` per signal (B, N): the estimate moved radially onto the sphere ``‖s‖² = E``."""
+    if not energy > 0:
+        raise ValueError(f"energy must be positive, got {energy!r}")
+    return estimate * (energy**0.5 / estimate.norm(dim=-1, keepdim=True).clamp_min(1e-12))
+
+
 def adaptive_records(condition: str, seeds, config: SweepConfig) -> list[dict]:
     """Records like :func:`~spark_edu.chapters.spd_router.nonstationary.condition_run`'s for the adaptive
-    estimator, on the same test signals and training set; nothing is trained,
-    so the chapter computes them live beside the saved router runs."""
+    estimator, and for it and the oracle LMMSE with the energy projection, on the same test signals
+    and training set; nothing is trained, so the chapter computes them live beside the saved runs."""
     train = training_set(condition, config)
+    energy = training_energy(train)
     records = []
     for seed in seeds:
         test = held_out_signals(condition, seed, config)
-        estimate = adaptive_estimate(condition, train, test.noisy)
-        method = ADAPTIVE_NAMES[condition]
-        records.append(
-            {"condition": condition, "method": method, "seed": seed, "lr": None} | scores(condition, test, estimate)
-        )
+        adaptive = adaptive_estimate(condition, train, test.noisy)
+        oracle = linear_estimates(condition, test, config)[ORACLE_NAME]
+        estimates = {
+            ADAPTIVE_NAMES[condition]: adaptive,
+            ADAPTIVE_NAMES[condition] + ENERGY_SUFFIX: energy_projection(adaptive, energy),
+            ORACLE_NAME + ENERGY_SUFFIX: energy_projection(oracle, energy),
+        }
+        for method, estimate in estimates.items():
+            record = {"condition": condition, "method": method, "seed": seed, "lr": None}
+            records.append(record | scores(condition, test, estimate))
     return records

@@ -51,10 +51,13 @@ MIXED_NAME = "LMMSE, fitted on the mixture"
 ORACLE_NAME = "oracle LMMSE (told the condition)"
 #: The classical estimators that adapt to each signal (:mod:`~spark_edu.chapters.spd_router.adaptive`), per condition.
 ADAPTIVE_NAMES = {"noise varies": "adaptive LMMSE, σ̂ per signal", "band varies": "adaptive LMMSE, band detected"}
+ENERGY_SUFFIX = " + energy projection"  # the same estimate moved onto the clean signals' sphere (adaptive.py)
 LINEAR = (
     MIXED_NAME,
     *ADAPTIVE_NAMES.values(),
+    *(name + ENERGY_SUFFIX for name in ADAPTIVE_NAMES.values()),
     ORACLE_NAME,
+    ORACLE_NAME + ENERGY_SUFFIX,
     DIAGONAL_NAME + ", mixture",
     "Wiener shrinkage, σ̂",
     "hard threshold, σ̂",
