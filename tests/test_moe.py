@@ -442,18 +442,22 @@ def test_bench_runs_small_and_writes_json(tmp_path, capsys):
         "loop",
         "sorted",
         "floor",
+        "one_piece",
+        "grouped",
         "weights",
         "ideal",
         "dense",
         "peak",
     }
+    ms = result["median_ms"]  # the floor is the faster of its two ways in every round, so its median is too
+    assert ms["floor"] <= min(ms["one_piece"], ms["grouped"])
     assert set(result["cases"]) == {"E=64"}  # a 64-token batch is already small: no T=256 cases
     assert (
         0 < result["sorted_fraction_of_floor"][0]
         and 0 < result["sorted_fraction_of_bound"][0]
         and result["cases"]["E=64"]["rows_per_expert"] == 2
     )
-    no_dense = {"route", "permute", "loop", "sorted", "floor", "weights", "ideal", "peak"}
+    no_dense = {"route", "permute", "loop", "sorted", "floor", "one_piece", "grouped", "weights", "ideal", "peak"}
     assert all(set(case["median_ms"]) == no_dense for case in result["cases"].values())
     assert all(v > 0 for v in result["ratios"].values()) and 0 < result["routing_share"] < 1
     assert "CPU capability" in capsys.readouterr().out
@@ -468,12 +472,15 @@ def test_bench_report_tables_from_the_saved_result():
 
     saved = saved_result()
     paths, ratios, cases = format_report(saved)
-    assert [row[0] for row in paths.rows] == ["loop", "sorted", "floor", "ideal", "dense", "peak", "route", "permute"]
+    names = ["loop", "sorted", "floor", "one_piece", "grouped", "ideal", "dense", "peak", "route", "permute"]
+    assert [row[0] for row in paths.rows] == names
     assert paths.rows[-1][2:4] == [None, None] and "CPU capability" in paths.caption
     outcomes = {row[0]: row[4] for row in ratios.rows if row[3] is not None}
     assert outcomes == {name: target_outcomes(saved)[name] for name in TARGETS}
     assert [row[0] for row in cases.rows] == ["main", *saved["cases"]]
-    assert "126% [122%, 128%]" in repr(cases)  # the main case's fraction of the floor, median [IQR]
+    median, q1, q3 = saved["sorted_fraction_of_floor"]  # the main case's fraction of the floor, median [IQR]
+    assert f"{median:.0%} [{q1:.0%}, {q3:.0%}]" in repr(cases)
+    assert all(r["sorted_fraction_of_floor"][0] <= 1 for r in [saved, *saved["cases"].values()])  # a floor
 
 
 def test_summary_table_shows_mean_min_max():
@@ -485,3 +492,25 @@ def test_summary_table_shows_mean_min_max():
         "-----------  --------------------  --------------------",
         "no aux loss  0.980 [0.970, 0.999]  0.800 [0.750, 0.850]",
     ]
+
+
+def test_the_pre_grouped_floor_computes_what_the_grouped_experts_compute():
+    from spark_edu.chapters.moe.bench import _pre_grouped
+    from spark_edu.moe import Experts
+
+    torch.manual_seed(0)
+    experts = Experts(4, 8, 16)
+    xg = torch.randn(4, 5, 8)  # (E, rows, D), already grouped
+    with torch.no_grad():
+        torch.testing.assert_close(torch.stack(_pre_grouped(xg, experts)), experts.grouped(xg))
+
+
+def test_bench_command_names_only_what_differs_from_the_defaults():
+    from dataclasses import asdict
+
+    from spark_edu.chapters.moe.bench import BenchConfig
+    from spark_edu.chapters.moe.commands import bench_command
+
+    result = {"config": asdict(BenchConfig(tokens=512, threads=1))}
+    assert bench_command(result) == "python -m spark_edu bench moe --tokens 512 --threads 1"
+    assert bench_command({"config": asdict(BenchConfig())}, "b.json") == "python -m spark_edu bench moe --out b.json"

@@ -59,6 +59,7 @@ def run(args) -> int:
     from spark_edu.results import write_atomic
 
     result = run_benchmark(BenchConfig(**{name: getattr(args, name) for name in HELP}))
+    result["command"] = bench_command(result, str(args.out) if args.out else None)
     print(*format_report(result), sep="\n\n")
     if args.out:
         write_atomic(args.out, json.dumps(result, indent=1))
@@ -159,6 +160,17 @@ def run_parallel(args) -> int:
     if args.out:
         write_atomic(args.out, json.dumps(result, indent=1))
     return 0
+
+
+def bench_command(result: dict, out: str | None = None) -> str:
+    """The ``python -m spark_edu bench moe`` line that regenerates ``result``: the options whose
+    value differs from the command's default, then ``--out out`` if given."""
+    from spark_edu.chapters.moe.bench import BenchConfig
+
+    defaults = asdict(BenchConfig())
+    words = ["python -m spark_edu bench moe"]
+    words += [f"--{k.replace('_', '-')} {v}" for k, v in result["config"].items() if v != defaults.get(k, v)]
+    return " ".join(words + ([f"--out {out}"] if out else []))
 
 
 def parallel_command(result: dict, out: str | None = None) -> str:

@@ -61,7 +61,7 @@ METHODS: dict[str, MoEConfig] = {
     ),
 }
 LRS = (3e-3, 1e-2, 3e-2)
-BIAS_RATES = (3e-4, 1e-3, 3e-3)  # the bias router's update speed u, chosen on validation MaxVio
+BIAS_RATES = (1e-4, 3e-4, 1e-3, 3e-3)  # the bias router's update speed u, chosen on validation MaxVio
 TUNE_SEEDS = (100, 101, 102)  # rates are chosen on these seeds' validation tokens
 SEEDS = (0, 1, 2, 3, 4)  # the chosen setting is reported over these, disjoint from TUNE_SEEDS
 STEPS, BATCH_TOKENS, EVAL_TOKENS = 1000, 256, 4096

@@ -35,6 +35,7 @@ from spark_edu.display import Table
 from spark_edu.measure import mean_interval
 
 THRESHOLDS = (0.5, 0.9)
+FROZEN_MARGIN = 0.05  # a run whose last training loss is within this of a uniform guess has not moved
 
 
 def steps_to(record: dict, threshold: float) -> int | None:
@@ -235,7 +236,7 @@ def steps_ratios(study: dict, slow: str, fast: str, threshold: float = 0.5) -> l
 def loss_summary(study: dict) -> dict[str, dict]:
     """Per configuration (mean [95% interval] over seeds): the last training loss (every position),
     held-out loss on the predictable part at step 0, at its lowest and at the end, accuracy at
-    step 0, and how many seeds end with a training loss above ln(ids) − 0.05, ids the number of
+    step 0, and how many seeds end with a training loss above ln(ids) − :data:`FROZEN_MARGIN`, ids the number of
     token ids the sequences draw from: the loss of a uniform guess among them (not moved at all)."""
     ids = RunConfig().data.vocab_size - 2  # ids 1 … V − 2
     out = {}
@@ -247,6 +248,6 @@ def loss_summary(study: dict) -> dict[str, dict]:
             "held_min": mean_interval([min(h) for h in held]),
             "held_end": mean_interval([h[-1] for h in held]),
             "acc_start": mean_interval([r["curve"][0]["acc_predictable"] for r in runs], 0.0, 1.0),
-            "frozen": sum(r["train_loss"][-1] > math.log(ids) - 0.05 for r in runs),
+            "frozen": sum(r["train_loss"][-1] > math.log(ids) - FROZEN_MARGIN for r in runs),
         }
     return out

@@ -60,9 +60,12 @@ def _rows(pairs: QAPairs, rows: slice) -> QAPairs:
     return QAPairs(pairs.texts[rows], pairs.labels[rows], pairs.clean_labels[rows], pairs.noise, pairs.facts[rows])
 
 
+TEST_SHARE = 0.25  # the share of the world's facts held out whole by the split by fact
+
+
 def one_seed(seed: int, n_train: int = 750, n_test: int = 250, steps: int = 250) -> dict:
     """Both splits of one world: overlap, held-out AUC and MC1 of both classifiers."""
-    world, by_fact_train, by_fact_test = fact_split(n_train, n_test, 0.25, 0.0, seed)
+    world, by_fact_train, by_fact_test = fact_split(n_train, n_test, TEST_SHARE, 0.0, seed)
     _, rows = truthfulqa_like(n_train + n_test, 0.0, seed)
     splits = {
         "by row": (_rows(rows, slice(None, n_train)), _rows(rows, slice(n_train, None))),

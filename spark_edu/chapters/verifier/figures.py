@@ -88,9 +88,9 @@ def plot_stack_trace(model: VerifierModel, string: str, slots: int = 6):
     ax.set(ylabel="slot (0 = top)")
     ax.grid(False)
     bar = fig.colorbar(image, ax=ax, location="right", fraction=0.04, pad=0.01, anchor=(0.0, 0.5))
-    # ticks inside the bar's ends, so neither label is cut by the figure's edge
-    bar.set_ticks([-0.6 * lim, 0.6 * lim], labels=["[", "("] if "[" in string and "(" in string else ["", ""])
-    bar.ax.tick_params(labelsize=11, length=0)
+    bar.set_ticks([])  # which bracket each colour is: in the slot axis's label, nothing past the figure's edge
+    if "[" in string and "(" in string:
+        ax.set_ylabel("slot (0 = top)\nred: (   blue: [")
     ax = axes[2]
     ax.step(range(T), tr["true_depth"], where="mid", color="black", label="true depth")
     ax.plot(range(T), tr["stack_depth"], "o", color="#c44e52", ms=4, label="stack depth $d_t$")
