@@ -185,7 +185,7 @@ def plot_accuracy_vs_cost(study: dict, cost: dict, tasks=None):
         raise ValueError(f"cost must hold the study's length {length}, has {sorted(cost['lengths'])}")
     step_seconds = {name: row["median_ms"] / 1e3 for name, row in cost["lengths"][length].items()}
     tasks = list(study["study"]["tasks"] if tasks is None else tasks)
-    fig, axes = subplots(len(tasks), 2, width=MAX_WIDTH / 2 - 0.3, height=2.6)  # tight box: labels outside
+    fig, axes = subplots(len(tasks), 2, width=MAX_WIDTH / 2 - 0.3, height=2.0)  # tight box: labels outside
     chance = 1 / study["study"]["config"]["vocab_size"]
     labels = (f"training seconds (one thread, T = {length})", "training FLOPs")
     for row, task in zip(axes, tasks):

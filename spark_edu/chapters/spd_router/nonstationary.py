@@ -55,7 +55,6 @@ ENERGY_SUFFIX = " + energy projection"  # the same estimate moved onto the clean
 LINEAR = (
     MIXED_NAME,
     *ADAPTIVE_NAMES.values(),
-    *(name + ENERGY_SUFFIX for name in ADAPTIVE_NAMES.values()),
     ORACLE_NAME,
     ORACLE_NAME + ENERGY_SUFFIX,
     DIAGONAL_NAME + ", mixture",
