@@ -11,7 +11,10 @@ Per length (default T = 1024 and 2048, the study's batch of 8, one thread):
   (:func:`spark_edu.measure.peak_memory_bytes`): activations kept for backward and temporaries;
   weights, Adam state and dense_local's mask buffer live outside it, and the step frees the
   previous step's gradients before allocating its own;
-* **FLOPs**: analytic (:func:`.fair_flops.step_flops`).
+* **FLOPs**: analytic (:func:`.fair_flops.step_flops`);
+* **materialising dense**: the dense step's peak memory with SDPA's math backend, which stores
+  the (B, H, T, T) score matrix as a plain attention does: the baseline a memory saving is
+  usually quoted against (:func:`materialising_peak_mb`).
 
 Run it on a quiet machine: ``python -m spark_edu run sparse_attention --fair-cost``.
 """
@@ -49,6 +52,16 @@ def training_step(name: str, config: FairConfig, batch: int):
     return step
 
 
+def materialising_peak_mb(config: FairConfig, batch: int) -> float:
+    """Peak MB of the dense model's training step with SDPA forced to its math backend."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    step = training_step("dense", config, batch)
+    with sdpa_kernel(SDPBackend.MATH):
+        step()  # warm-up: Adam's state is allocated outside the measured step
+        return peak_memory_bytes(step) / 2**20
+
+
 def measure_costs(
     config: FairConfig = FairConfig(),
     lengths: tuple[int, ...] = (1024, 2048),
@@ -68,6 +81,7 @@ def measure_costs(
             "cpu_capability": cpu_capability(),
             "batch": batch,
             "rounds": rounds,
+            "cores": os.cpu_count(),
             "load_average": [os.getloadavg()],
             "lengths": {},
         }
@@ -90,6 +104,7 @@ def measure_costs(
                     "flops": flops,
                     "flops_ratio": flops["total"] / step_flops("dense", cfg, batch)["total"],
                 }
+            rows["dense"]["materialising_peak_mb"] = materialising_peak_mb(cfg, batch)
             out["lengths"][str(length)] = rows
         out["load_average"].append(os.getloadavg())
     return out
