@@ -24,6 +24,7 @@ CORE = {
     "display",
     "widgets",
     "results",
+    "pool",
     "commandline",
     "__init__",
 }

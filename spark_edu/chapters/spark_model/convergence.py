@@ -19,18 +19,17 @@ interrupted study is usable as it stands and ``resume=True`` trains only what is
 
 from __future__ import annotations
 
-import contextlib
 import json
-import multiprocessing
 import os
 import statistics
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from spark_edu.chapters.spark_model.training import RunConfig, label, train_run
 from spark_edu.model import SparkConfig, preset
+from spark_edu.pool import job_pool
 from spark_edu.results import data_dir, write_atomic
 
 CONVERGENCE = "convergence.json"  # the saved file's name in the chapter's data folder
@@ -113,15 +112,6 @@ def run_record(name: str, seed: int, lr: float, steps: int, every: int, n_test: 
 
 def _job(args) -> dict:
     return run_record(*args)
-
-
-class _InProcess:
-    """``submit`` runs the job at once in this process (``workers=1``: no pool to spawn)."""
-
-    def submit(self, fn, *args) -> Future:
-        future = Future()
-        future.set_result(fn(*args))
-        return future
 
 
 def area(record: dict, metric: str = "acc_predictable") -> float:
@@ -213,11 +203,7 @@ def run_study(
         return [j for j in jobs if j not in done and j not in running.values()]
 
     running: dict = {}
-    context = multiprocessing.get_context("spawn")
-    pool_or_not = (
-        ProcessPoolExecutor(workers, mp_context=context) if workers > 1 else contextlib.nullcontext(_InProcess())
-    )
-    with pool_or_not as pool:
+    with job_pool(workers) as pool:
         while True:
             queue = finals() + [j for j in pending if j not in running.values()]
             while queue and len(running) < max(1, workers):

@@ -20,11 +20,10 @@ from __future__ import annotations
 
 import contextlib
 import json
-import multiprocessing
 import os
 import statistics
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -41,6 +40,7 @@ from spark_edu.chapters.sparse_attention.fair_resources import (
     task_config,
 )
 from spark_edu.device import one_thread
+from spark_edu.pool import job_pool
 from spark_edu.results import write_atomic
 from spark_edu.tasks.lag_copy import accuracy, make_batch
 from spark_edu.train import TrainConfig, train
@@ -178,15 +178,6 @@ def _job(args) -> dict:
     return run_record(*args)
 
 
-class _InProcess:
-    """``submit`` runs the job at once in this process (``workers=1``: no pool to spawn)."""
-
-    def submit(self, fn, *args) -> Future:
-        future = Future()
-        future.set_result(fn(*args))
-        return future
-
-
 def run_study(
     spec: FairStudy = FairStudy(),
     path: Path | str | None = None,
@@ -233,11 +224,7 @@ def run_study(
         if path is not None:
             write_atomic(path, json.dumps(out, indent=0))
 
-    context = multiprocessing.get_context("spawn")
-    pool_or_not = (
-        ProcessPoolExecutor(workers, mp_context=context) if workers > 1 else contextlib.nullcontext(_InProcess())
-    )
-    with pool_or_not as pool:
+    with job_pool(workers) as pool:
         while True:
             for job in ready()[: workers - len(running)]:
                 running[pool.submit(_job, (*job, spec))] = job
