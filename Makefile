@@ -82,6 +82,7 @@ execute: $(VENV)/.book
 	@for nb in $(NOTEBOOKS); do \
 		echo "executing $$nb"; \
 		SPARK_EDU_QUIET=1 $(BIN)/jupyter execute --inplace "$$nb" || exit 1; \
+		$(BIN)/python tools/tidy_notebooks.py "$$nb" || exit 1; \
 	done
 	$(BIN)/python -c "from spark_edu.chapters.attention_from_scratch.figures import render; \
 		render(length=8, masking='causal').savefig('book/images/attention-weights.png')"

@@ -30,6 +30,8 @@ def _answers(quick=False):
         Measurement(keys[1], 2.0, 1.5, 2.5),
         Measurement(keys[2], 0.5, 0.4, 0.6),
         Measurement(keys[3], None, as_stated=False, reason="undefined"),
+        Measurement(keys[4], True, reason="criterion met"),  # the chapter's statements in words
+        Measurement(keys[5], False, reason="criterion not met"),
     ]
 
 
@@ -41,14 +43,17 @@ def test_reproduce_writes_consistent_csv_and_markdown(tmp_path, monkeypatch):
     assert tuple(records[0]) == files.FIELDS
     assert [r["key"] for r in records] == [c.key for c in claims_for("moe")]
     verdicts = ["matches by construction", "reproduced", "differs", "not reproducible as stated"]
+    verdicts += ["reproduced", "differs"]
     assert [r["verdict"] for r in records] == verdicts
     assert all(r["rule"].startswith("rule: ") for r in records)
     # the CSV round-trips: verdicts recomputed from it agree with the written ones
     for m, r in zip(files.read_csv(tmp_path / "claims.csv"), records):
         assert verdict(CLAIMS[m.key], m) == r["verdict"]
     md = (tmp_path / "claims.md").read_text()
-    assert "cpu_capability" in md and "1 reproduced, 1 matches by construction, 1 differs" in md
-    assert "- modular: 1 reproduced" in md and md.count("\n| modular |") == 4
+    assert "cpu_capability" in md and "Numbers: 4 — 1 reproduced, 1 matches by construction, 1 differs" in md
+    assert "Statements: 2 — 1 reproduced, 0 matches by construction, 1 differs" in md
+    assert "- modular: 1 reproduced" in md and md.count("\n| modular |") == 6
+    assert md.index("## Numbers") < md.index("criterion: over the chapter's seeds") and "## Statements" in md
     environment = json.loads((tmp_path / "environment.json").read_text())
     assert environment["complete"] is True and set(environment["chapter_seconds"]) == {"moe"}
 

@@ -17,8 +17,20 @@ class Row:
 
     @property
     def why(self) -> str:
-        """The chapter's reason, then the verdict rule that applied."""
-        return "; ".join(part for part in (self.measurement.reason, self.rule) if part)
+        """For a statement its criterion first; then the chapter's reason and the verdict rule."""
+        criterion = f"criterion: {self.claim.criterion}" if self.claim.is_statement else ""
+        measured = f"measured: {self.measurement.reason}" if criterion and self.measurement.reason else ""
+        return "; ".join(part for part in (criterion, measured or self.measurement.reason, self.rule) if part)
+
+    @property
+    def claimed_text(self) -> str:
+        return "holds" if self.claim.is_statement else self.claim.claimed_text
+
+    @property
+    def measured_text(self) -> str:
+        if self.claim.is_statement and self.measurement.value is not None:
+            return "holds" if self.measurement.value else "does not hold"
+        return self.measurement.measured_text
 
 
 class ComparisonTable:
@@ -36,8 +48,8 @@ class ComparisonTable:
                 "report": r.claim.report,
                 "section": r.claim.section,
                 "quantity": r.claim.quantity,
-                "claimed": r.claim.claimed_text,
-                "measured": r.measurement.measured_text,
+                "claimed": r.claimed_text,
+                "measured": r.measured_text,
                 "unit": r.claim.unit,
                 "verdict": r.verdict,
                 "why": r.why,
@@ -46,6 +58,14 @@ class ComparisonTable:
             }
             for r in self.rows
         ]
+
+    def numbers(self) -> ComparisonTable:
+        """The rows that are numbers (or ranges) the reports claim."""
+        return ComparisonTable([r for r in self.rows if not r.claim.is_statement])
+
+    def statements(self) -> ComparisonTable:
+        """The rows that are findings in words, each with its criterion."""
+        return ComparisonTable([r for r in self.rows if r.claim.is_statement])
 
     def counts(self) -> dict[str, int]:
         return {v: sum(r.verdict == v for r in self.rows) for v in VERDICTS}
@@ -65,6 +85,16 @@ class ComparisonTable:
         header = line({c: c for c in self.columns})
         body = [line(rec) + ("" if not rec["why"] else f"  ({rec['why']})") for rec in records]
         return "\n".join([header, "-" * len(header), *body])
+
+    def summary(self) -> str:
+        """One line: how many rows, and how many of each verdict."""
+        counts = ", ".join(f"{n} {v}" for v, n in self.counts().items() if n)
+        return f"claims table: {len(self.rows)} rows ({counts or 'none'})"
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict[str, str]:
+        """In a notebook: the HTML table, and one summary line as its plain text (the full text
+        is ``print(table)``), so a page does not store the table twice."""
+        return {"text/html": self._repr_html_(), "text/plain": self.summary()}
 
     def _repr_html_(self) -> str:
         from html import escape

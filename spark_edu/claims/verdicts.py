@@ -21,7 +21,12 @@ Claimed = float | tuple[float, float] | bool
 
 @dataclass(frozen=True)
 class Claim:
-    """One number (or range, or yes/no) a report states, and where it states it."""
+    """One number (or range, or yes/no) a report states, and where it states it.
+
+    A *statement* (a finding in words, :mod:`spark_edu.claims.statements`) is a yes/no claim
+    that the statement holds, with the operational ``criterion`` that decides it, written
+    before measuring; its ``quantity`` is the report's sentence, quoted exactly.
+    """
 
     key: str
     report: str
@@ -32,10 +37,17 @@ class Claim:
     chapter: str
     tolerance: float = 0.0  # absolute; a claim within it of the measured value is reproduced
     source: str = ""  # where the number came from, when the report or its code says
+    criterion: str = ""  # statements only: the measurement and threshold that make it hold
 
     def __post_init__(self):
         if self.report not in REPORTS:
             raise ValueError(f"report must be one of {sorted(REPORTS)}, got {self.report!r}")
+        if self.criterion and self.claimed is not True:
+            raise ValueError(f"{self.key}: a statement claims that it holds (claimed=True)")
+
+    @property
+    def is_statement(self) -> bool:
+        return bool(self.criterion)
 
     @property
     def claimed_text(self) -> str:
@@ -109,6 +121,9 @@ def judge(claim: Claim, measurement: Measurement) -> tuple[str, str]:
     if not measurement.as_stated:
         return NOT_AS_STATED, "rule: cannot be computed as the report states it"
     value, low, high = measurement.value, measurement.low, measurement.high
+    if claim.is_statement:
+        holds = bool(value)
+        return (REPRODUCED, "rule: its criterion holds") if holds else (DIFFERS, "rule: its criterion does not hold")
     if isinstance(claim.claimed, bool):
         same = bool(value) == claim.claimed
         return (REPRODUCED, "rule: yes/no answers agree") if same else (DIFFERS, "rule: yes/no answers disagree")

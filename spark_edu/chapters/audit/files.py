@@ -127,13 +127,18 @@ def to_markdown(table: ComparisonTable, environment: dict, timings: dict[str, fl
         "| " + " | ".join(cell(v) for v in environment.values()) + " |",
         "",
     ]
-    counts = table.counts()
-    lines += ["Verdicts: " + ", ".join(f"{counts[v]} {v}" for v in VERDICTS), ""]
-    for report, by_verdict in table.counts_by_report().items():
-        lines += [f"- {report}: " + ", ".join(f"{by_verdict[v]} {v}" for v in VERDICTS)]
-    lines += ["", "Seconds per chapter: " + ", ".join(f"{c} {t:.1f}" for c, t in timings.items()), ""]
+    for title, part in (("Numbers", table.numbers()), ("Statements", table.statements())):
+        counts = part.counts()
+        lines += [f"{title}: {len(part.rows)} — " + ", ".join(f"{counts[v]} {v}" for v in VERDICTS), ""]
+        for report, by_verdict in part.counts_by_report().items():
+            lines += [f"- {report}: " + ", ".join(f"{by_verdict[v]} {v}" for v in VERDICTS)]
+        lines += [""]
+    lines += ["Seconds per chapter: " + ", ".join(f"{c} {t:.1f}" for c, t in timings.items()), ""]
     cols = ("report", "section", "quantity", "claimed", "measured", "unit", "verdict", "why", "chapter")
-    lines += ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for rec in table.records():
-        lines.append("| " + " | ".join(cell(rec[c]) for c in cols) + " |")
+    lines += ["## Numbers", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(cell(rec[c]) for c in cols) + " |" for rec in table.numbers().records()]
+    cols = ("report", "section", "quantity", "verdict", "why", "chapter")
+    lines += ["", "## Statements", "", "| " + " | ".join(("report", "section", "statement", *cols[3:])) + " |"]
+    lines += ["|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(cell(rec[c]) for c in cols) + " |" for rec in table.statements().records()]
     return "\n".join(lines) + "\n"
