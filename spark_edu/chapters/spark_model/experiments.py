@@ -150,7 +150,8 @@ def training_sources(studies: dict[str, dict], ablation: dict | None = None) -> 
     the saved 300-step ablation (``results.json``), for :func:`statements.stable_training`."""
     sources = {name: study["sweep"] + study["runs"] for name, study in studies.items()}
     if ablation:
-        sources["saved ablation (results.json)"] = _ablation_runs(ablation["records"], ablation["spec"]["run"]["steps"])
+        steps = ablation["spec"]["run"]["steps"]
+        sources[f"saved ablation (results.json), {steps} steps"] = _ablation_runs(ablation["records"], steps)
     return {name: runs for name, runs in sources.items() if runs}
 
 
@@ -266,10 +267,20 @@ def reproduce(quick: bool = False) -> list[Measurement]:
     note = f"; the original's rate for {missing}, not swept in the saved study" if missing else ""
     long_study = load_study(data_dir("spark_model") / LONG_CONVERGENCE)
     source = f"reduced study run now (saved best rates, 3 seeds{note})"
-    trained = {source: study, "saved study (convergence.json)": saved}
+    trained = {
+        f"{source}, {REDUCED.steps} steps": study,
+        f"saved study (convergence.json), {saved['study']['steps']} steps": saved,
+    }
     if long_study is not None:
-        trained["saved long study (convergence_long.json)"] = long_study
+        trained[f"saved long study (convergence_long.json), {long_study['study']['steps']} steps"] = long_study
     repro = run_reproducibility()
     return measurements(
-        component_timings(), study, source, load_results(), trained=trained, effects=effects, repro=repro
+        component_timings(),
+        study,
+        source,
+        load_results(),
+        long_study=long_study,
+        trained=trained,
+        effects=effects,
+        repro=repro,
     )

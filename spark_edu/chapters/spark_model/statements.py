@@ -50,8 +50,8 @@ def stable_training(sources: dict[str, list[dict]]) -> Measurement:
     reason = (
         f"{len(runs)} runs of {len(configs)} configurations ({counted}); losses and gradient norms finite in "
         f"{len(runs) - len(not_finite)} of {len(runs)}; largest pre-clipping gradient norm / its run's median: "
-        f"{_ratio(worst):.1f}× ({worst['label']}, seed {worst['seed']}, lr {worst['lr']:g}, {worst['steps']} steps, "
-        f"{worst_source}); runs above {GRAD_RATIO_LIMIT:.0f}×: {len(over)}, in {len(per_config)} of {len(configs)} "
+        f"{_ratio(worst):.1f}× ({worst['label']}, seed {worst['seed']}, lr {worst['lr']:g}, {worst_source}); "
+        f"runs above {GRAD_RATIO_LIMIT:.0f}×: {len(over)}, in {len(per_config)} of {len(configs)} "
         f"configurations — {where}"
     )
     details = {
@@ -60,6 +60,7 @@ def stable_training(sources: dict[str, list[dict]]) -> Measurement:
         "not_finite": len(not_finite),
         "max_grad_ratio": _ratio(worst),
         "over_limit": {c: v for c, v in per_config.items()},
+        "by_config": {c: max(_ratio(r) for _, r in runs if r["label"] == c) for c in configs},
     }
     return Measurement(key, holds, reason=reason, details=details)
 
@@ -102,6 +103,11 @@ def components_integrate(studies: dict[str, dict], reach: dict[str, float] | Non
     return Measurement(key, True, reason=f"no conflict. {text}", details=details)
 
 
+def interval_text(e: dict, spec: str = "+.3f") -> str:
+    """``{"mean", "low", "high"}`` as "mean [low, high]" (each formatted with ``spec``)."""
+    return f"{e['mean']:{spec}} [{e['low']:{spec}}, {e['high']:{spec}}]"
+
+
 def _contains_zero(e: dict) -> bool:
     return e["low"] <= 0.0 <= e["high"]
 
@@ -117,7 +123,7 @@ def significance(effects: dict[str, dict[str, dict]]) -> Measurement:
     for what, by_cell in effects.items():
         apart = {c: e for c, e in by_cell.items() if not _contains_zero(e)}
         shown = apart or by_cell
-        numbers = ", ".join(f"{c} {e['mean']:+.3g} [{e['low']:+.3g}, {e['high']:+.3g}]" for c, e in shown.items())
+        numbers = ", ".join(f"{c} {interval_text(e, '+.3g')}" for c, e in shown.items())
         seeds = sorted({e["seeds"] for e in by_cell.values()})
         parts.append(
             f"{what}: {len(apart)} of {len(by_cell)} cells with an interval apart from 0 "
@@ -126,7 +132,8 @@ def significance(effects: dict[str, dict[str, dict]]) -> Measurement:
     significant = sum(not _contains_zero(e) for _, _, e in cells)
     holds = significant == 0
     head = "every effect's 95% interval contains 0" if holds else f"{significant} of {len(cells)} intervals exclude 0"
-    return Measurement(key, holds, reason=f"{head}. " + "; ".join(parts), details={"effects": effects})
+    details = {"effects": effects, "excluding_zero": significant, "intervals": len(cells)}
+    return Measurement(key, holds, reason=f"{head}. " + "; ".join(parts), details=details)
 
 
 def reproducibility(runs: dict[str, list[float]], tolerances: dict[str, float] | None = None) -> Measurement:
@@ -151,7 +158,7 @@ def reproducibility(runs: dict[str, list[float]], tolerances: dict[str, float] |
         r = rows[claim]
         return (
             f"{claim.removeprefix('spark.')} median {r['median']:.3g}, runs {r['min']:.3g} to {r['max']:.3g} "
-            f"(largest deviation {r['deviation']:.3g} vs ±{r['tolerance']:g}, {r['outside']} of {r['runs']} outside)"
+            f"({r['outside']}/{r['runs']} beyond ±{r['tolerance']:g})"
         )
 
     n = sorted({r["runs"] for r in rows.values()})
@@ -160,4 +167,4 @@ def reproducibility(runs: dict[str, list[float]], tolerances: dict[str, float] |
         f"{'/'.join(map(str, n))} seeds; {len(failing)} of {len(runs)} headline numbers vary beyond their "
         f"tolerance: {'; '.join(text(c) for c in failing) or 'none'}; within it: {', '.join(steady) or 'none'}"
     )
-    return Measurement(key, not failing, reason=reason, details={"numbers": rows})
+    return Measurement(key, not failing, reason=reason, details={"numbers": rows, "failing": failing})
