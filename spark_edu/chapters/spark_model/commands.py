@@ -1,5 +1,6 @@
 """``python -m spark_edu run spark_model``: regenerate the chapter's ``results.json``, or with
-``--convergence`` its ``convergence.json`` (the learning-rate sweep and seed runs);
+``--convergence`` its ``convergence.json`` (the learning-rate sweep and seed runs), or with
+``--reproducibility`` its ``reproducibility.json`` (the prototype benchmarks over 8 seeds);
 ``python -m spark_edu bench spark``: its training step against a baseline tree (``step_bench.json``)."""
 
 from __future__ import annotations
@@ -22,6 +23,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="run the convergence study instead (learning-rate sweep, then 5 seeds per configuration, "
         "hours on 2 cores with --workers 2) and write convergence.json",
+    )
+    which.add_argument(
+        "--reproducibility",
+        action="store_true",
+        help="run the FK and SPD prototype benchmarks with 8 seeds instead (under a minute) and write "
+        "reproducibility.json",
     )
     which.add_argument("--no-timings", action="store_true", help="skip timing the component chapters")
     which.add_argument(
@@ -50,6 +57,14 @@ def run(args: argparse.Namespace) -> int:
     from spark_edu.chapters.spark_model.timings import component_timings
     from spark_edu.results import write_atomic
 
+    if args.reproducibility:
+        from spark_edu.chapters.spark_model.reproducibility import REPRODUCIBILITY, run_reproducibility
+
+        result = run_reproducibility()
+        write_atomic(args.out / REPRODUCIBILITY, json.dumps(result, indent=1))
+        print(f"{len(result['seeds'])} seeds of the prototype benchmarks in {result['wall_s']:.0f} s")
+        print("wrote", args.out / REPRODUCIBILITY)
+        return 0
     if args.convergence:
         from spark_edu.chapters.spark_model import convergence as c
 
@@ -134,7 +149,9 @@ COMMANDS = {
             "--convergence: for every configuration of the convergence study (the SPD router in each wiring,\n"
             "FK x SPD, the verifier head, the full model), a learning-rate sweep on a selection seed, then\n"
             "5 seeds at the best rate; write convergence.json after every run (--resume continues it).\n"
-            "The chapter and reproduce(quick=True) read both files."
+            "--reproducibility: the FK attention and SPD router prototype benchmarks, 8 seeds each;\n"
+            "write reproducibility.json.\n"
+            "The chapter and reproduce(quick=True) read these files."
         ),
         configure=configure,
         run=run,

@@ -4,8 +4,10 @@
 300-step ablation (``results.json``), :func:`gradients_reach_components` the share of each
 component's parameters that one backward reaches, :func:`attention_input_scales` what the SPD
 router's wiring does to the attention's input at initialisation. :func:`measurements` turns the
-convergence study (:mod:`spark_edu.chapters.spark_model.convergence`, saved or fresh) and the
-component timings into one Measurement per claim.
+convergence studies (:mod:`spark_edu.chapters.spark_model.convergence`, saved or fresh), the
+component timings, the component effects (:mod:`~spark_edu.chapters.spark_model.effects`) and the
+seeded prototype runs (:mod:`~spark_edu.chapters.spark_model.reproducibility`) into one Measurement
+per claim, the statements judged by :mod:`~spark_edu.chapters.spark_model.statements`.
 """
 
 from __future__ import annotations
@@ -14,8 +16,11 @@ import math
 
 import torch
 
-from spark_edu.chapters.spark_model.analysis import by_label, integration, run_summary, stability
-from spark_edu.chapters.spark_model.convergence import QUICK_STUDY, Study, load_study, run_study
+from spark_edu.chapters.spark_model import statements
+from spark_edu.chapters.spark_model.analysis import integration, run_summary
+from spark_edu.chapters.spark_model.convergence import LONG_CONVERGENCE, QUICK_STUDY, Study, load_study, run_study
+from spark_edu.chapters.spark_model.effects import component_effects
+from spark_edu.chapters.spark_model.reproducibility import load_reproducibility, run_reproducibility
 from spark_edu.chapters.spark_model.runs import load_results
 from spark_edu.chapters.spark_model.timings import (
     COMPONENT_CHAPTERS,
@@ -28,6 +33,7 @@ from spark_edu.chapters.spark_model.training import RunConfig, datasets, next_to
 from spark_edu.claims import CLAIMS, Measurement
 from spark_edu.measure import mean_interval
 from spark_edu.model import COMPONENTS, SparkConfig, build, original_breakdown, preset
+from spark_edu.results import data_dir
 
 #: How :func:`reproduce` names the saved results it reads.
 SAVED_SOURCE = "saved results of `python -m spark_edu run spark_model`"
@@ -133,37 +139,49 @@ FULL, FULL_RESIDUAL = "FK+SPD+verifier", "FK+SPD(res)+verifier"
 REDUCED = Study(seeds=(0, 1, 2), names=(FULL, "FK+SPD", "FK+verifier", "SPD+verifier"))
 
 
-def _integration_text(checks: dict) -> str:
-    parts = []
-    for comp, c in checks.items():
-        if c["effect"] is None:
-            parts.append(f"{comp}: not measured ({c['without']} not trained)")
-            continue
-        m, lo, hi = c["effect"]
-        word = "works" if c["works"] else "conflicts"
-        both_fail = (
-            " — both below 0.5 on every seed, so this compares two models that fail" if not any(c["learners"]) else ""
-        )
-        parts.append(f"{comp} {word} (full − {c['without']}: {m:+.3f} [{lo:+.3f}, {hi:+.3f}]{both_fail})")
-    return "; ".join(parts)
+def _ablation_runs(records: list[dict], steps: int) -> list[dict]:
+    """The saved ablation's records (every step kept) as the run summaries the study saves."""
+    lr = RunConfig().lr
+    return [{**run_summary(r), "label": r["label"], "seed": r["seed"], "lr": lr, "steps": steps} for r in records]
+
+
+def training_sources(studies: dict[str, dict], ablation: dict | None = None) -> dict[str, list[dict]]:
+    """Every run the chapter trained, by where it comes from: each study's sweep and seed runs and
+    the saved 300-step ablation (``results.json``), for :func:`statements.stable_training`."""
+    sources = {name: study["sweep"] + study["runs"] for name, study in studies.items()}
+    if ablation:
+        steps = ablation["spec"]["run"]["steps"]
+        sources[f"saved ablation (results.json), {steps} steps"] = _ablation_runs(ablation["records"], steps)
+    return {name: runs for name, runs in sources.items() if runs}
 
 
 def measurements(
-    timings: dict | None, study: dict, source: str, ablation: list[dict] | None = None
+    timings: dict | None,
+    study: dict,
+    source: str,
+    ablation: dict | None = None,
+    *,
+    study_name: str | None = None,
+    long_study: dict | None = None,
+    trained: dict[str, dict] | None = None,
+    effects: dict | None = None,
+    repro: dict | None = None,
 ) -> list[Measurement]:
     """One Measurement per spark.stats.* claim from the component ``timings`` (see
-    :func:`spark_edu.chapters.spark_model.timings.component_timings`) and a convergence ``study``;
-    where the study has not trained the preset, training stability is read from the saved 300-step
-    ``ablation`` records (``results.json``) instead."""
+    :func:`spark_edu.chapters.spark_model.timings.component_timings`), a convergence ``study``
+    (and the ``long_study``, where saved), the saved ``ablation`` (``results.json``), the component
+    ``effects`` (:func:`~spark_edu.chapters.spark_model.effects.component_effects`) and the seeded
+    prototype runs ``repro`` (:func:`~spark_edu.chapters.spark_model.reproducibility.run_reproducibility`).
+
+    Training stability reads ``trained`` (name -> study; default: ``study`` and ``long_study``)
+    and the ablation; components integrate reads ``study`` (named ``study_name``, default
+    ``source``) and ``long_study``."""
     config = preset("original")
     model = build(config, 0)
     ours = sum(p.numel() for p in model.parameters())
-    preset_runs = by_label(study).get(FULL, [])
-    trained = f"at its best learning rate, {len(preset_runs)} seeds × {study['study']['steps']} steps, {source}"
-    if not preset_runs and ablation:
-        preset_runs = [run_summary(r) for r in ablation if r["label"] == FULL]
-        trained = f"{len(preset_runs)} seeds × 300 steps at lr 1e-3 (the saved ablation; the study has not trained it)"
-    stable = stability(preset_runs)
+    studies = {f"{study_name or source}, {study['study']['steps']} steps": study}
+    if long_study is not None:
+        studies[f"saved long study (convergence_long.json), {long_study['study']['steps']} steps"] = long_study
     reach = gradients_reach_components(config)
     improving = components_improving(timings or {})
     out = _timing_measurements(timings, source)
@@ -182,38 +200,10 @@ def measurements(
     out.append(Measurement("spark.stats.layers", len(model.blocks), by_construction=True, reason=built))
     out.append(Measurement("spark.stats.d_model", model.config.d_model, by_construction=True, reason=built))
     out.append(Measurement("spark.stats.heads", model.blocks[0].attn.n_heads, by_construction=True, reason=built))
-    out.append(
-        Measurement(
-            "spark.stats.stable_training",
-            stable["stable"] if stable["runs"] else None,
-            as_stated=bool(stable["runs"]),
-            reason=(
-                f"the SPaR-K preset {trained}: losses finite, largest pre-clipping gradient norm "
-                f"{stable['max_grad_ratio']:.1f}× its run's median, FK series ratio q ≤ {stable['q_max']:.3f} < 1"
-                if stable["runs"]
-                else f"the SPaR-K preset was not trained in this run ({source})"
-            ),
-            details=stable,
-        )
-    )
-    checks = integration(study, FULL)
-    verdicts = [c["works"] for c in checks.values()]
-    value = False if False in verdicts else (None if None in verdicts else True)
-    out.append(
-        Measurement(
-            "spark.stats.components_integrate",
-            value,
-            as_stated=value is not None,
-            reason=(
-                f"the original printed this line unconditionally; measured here ({source}) by one criterion for "
-                f"all three components: a component works with the others unless leaving it out of the report's "
-                f"model makes the model learn significantly sooner (paired by seed, area under the held-out "
-                f"accuracy curve, 95% interval entirely below 0): {_integration_text(checks)}; gradient reaches "
-                f"{', '.join(f'{k} {v:.0%}' for k, v in reach.items())} of each component's parameters"
-            ),
-            details={"integration": checks, "reach": reach},
-        )
-    )
+    out.append(statements.stable_training(training_sources(studies if trained is None else trained, ablation)))
+    out.append(statements.components_integrate({n: integration(s, FULL) for n, s in studies.items()}, reach))
+    out.append(statements.significance(effects or {}))
+    out.append(statements.reproducibility(repro["runs"] if repro else {}))
     if None in improving.values():
         missing = [COMPONENT_CHAPTERS[c] for c, v in improving.items() if v is None]
         out.append(
@@ -242,23 +232,55 @@ def measurements(
 def reproduce(quick: bool = False) -> list[Measurement]:
     """The report's "Statistical Analysis" rows.
 
-    ``quick=True`` reads the saved convergence study (``convergence.json``) and the saved
-    component timings (``results.json``), both written by ``python -m spark_edu run
-    spark_model``; without them it trains a tiny study and times nothing. ``quick=False`` trains
-    :data:`REDUCED` (the saved study's best learning rates, 3 seeds, two runs at once) and times
-    the component chapters now.
+    ``quick=True`` reads the saved convergence studies (``convergence.json``,
+    ``convergence_long.json``), the saved ablation and component timings (``results.json``) and the
+    seeded prototype runs (``reproducibility.json``), all written by ``python -m spark_edu run
+    spark_model`` and its flags; without the study it trains a tiny one and times nothing.
+    ``quick=False`` trains :data:`REDUCED` (the saved study's best learning rates, 3 seeds, two runs
+    at once), re-runs the prototype benchmarks over 8 seeds and times the component chapters now;
+    training stability then reads the fresh runs beside the saved ones. Both read the component
+    effects from the component chapters' saved results.
     """
-    saved = load_study()
+    saved, effects = load_study(), component_effects()
     if quick:
         results = load_results()
+        repro = load_reproducibility() or run_reproducibility()
         if saved is not None:
-            timings, ablation = (results.get("timings"), results["records"]) if results else (None, None)
-            return measurements(timings, saved, SAVED_SOURCE, ablation)
-        return measurements(None, run_study(QUICK_STUDY), "tiny study run now")
+            timings = results.get("timings") if results else None
+            long_study = load_study(data_dir("spark_model") / LONG_CONVERGENCE)
+            return measurements(
+                timings,
+                saved,
+                SAVED_SOURCE,
+                results,
+                study_name="saved study (convergence.json)",
+                long_study=long_study,
+                effects=effects,
+                repro=repro,
+            )
+        return measurements(None, run_study(QUICK_STUDY), "tiny study run now", effects=effects, repro=repro)
     if saved is None:
         raise ValueError("reproduce(quick=False) needs the saved convergence study's learning rates")
     rates = {n: saved["best_lr"].get(n, RunConfig().lr) for n in REDUCED.names}
     missing = [n for n in REDUCED.names if n not in saved["best_lr"]]
     study = run_study(REDUCED, workers=2, rates=rates)
     note = f"; the original's rate for {missing}, not swept in the saved study" if missing else ""
-    return measurements(component_timings(), study, f"reduced study run now (saved best rates, 3 seeds{note})")
+    long_study = load_study(data_dir("spark_model") / LONG_CONVERGENCE)
+    source = f"reduced study run now (saved best rates, 3 seeds{note})"
+    trained = {
+        f"{source}, {REDUCED.steps} steps": study,
+        f"saved study (convergence.json), {saved['study']['steps']} steps": saved,
+    }
+    if long_study is not None:
+        trained[f"saved long study (convergence_long.json), {long_study['study']['steps']} steps"] = long_study
+    repro = run_reproducibility()
+    return measurements(
+        component_timings(),
+        study,
+        source,
+        load_results(),
+        long_study=long_study,
+        trained=trained,
+        effects=effects,
+        repro=repro,
+    )
