@@ -174,3 +174,19 @@ def test_reproduce_routes_every_statement_to_its_function(monkeypatch):
     by_key = {m.key: m for m in out}
     assert by_key["modular.complexity.dense"].details["exponent"][0] == pytest.approx(1.0)  # the fake's linear time
     assert by_key["modular.finding.random_stability"].details["widest"] in patterns
+
+
+def test_statement_fragments_lead_with_the_verdict():
+    from spark_edu.chapters.sparse_attention.findings import statement_fragments
+
+    ms = [
+        statements.complexity_dense(LENGTHS, rounds(power(2.0))),
+        statements.longer_sequences((0.83, 0.80, 0.87), (0.99, 0.97, 1.05)),
+        statements.local_balance(
+            {"dense": [0.5, 0.6], "local60": [1.0, 1.0]}, {"dense": (1, 1, 1), "local60": (1.3, 1.2, 1.4)}
+        ),
+    ]
+    text = statement_fragments(ms)
+    assert text["complexity_dense"].startswith("holds: time ∝ n^2.00")
+    assert text["tradeoff_longer_sequences"].startswith("does not hold: sparse / dense step time 0.83×")
+    assert text["finding_local_balance"].startswith("not settled as stated: held-out accuracy dense")

@@ -146,6 +146,7 @@ def summary(data: dict) -> dict:
         "sparse_kernels": fastest,
         "dense_mb": [p["peak_mb"]["sdpa"] for p in points],
         "sparse_mb": [p["peak_mb"][f] for p, f in zip(points, fastest)],
+        "kernel_mb": {k: [p["peak_mb"][k] for p in points] for k in KERNELS},
         "materialising_mb": [p["materialising_mb"] for p in points],
     }
 

@@ -200,9 +200,12 @@ def scaling_linear(lengths, dense_seconds, sparse_seconds, kernels=None, window:
     return Measurement("modular.scaling.linear", holds, reason=reason, details=details)
 
 
-def scaling_memory(lengths, dense_mb, sparse_mb, materialising_mb=None, window: int = 128, threshold: float = 0.5):
+def scaling_memory(
+    lengths, dense_mb, sparse_mb, materialising_mb=None, window: int = 128, threshold: float = 0.5, by_kernel=None
+):
     """Holds if the peak-memory ratio dense SDPA / sparse kernel grows with n with a log–log slope
-    of at least ``threshold``; the ratio against a materialising dense pass is given beside it."""
+    of at least ``threshold``; the ratio against a materialising dense pass, and the slope for
+    each kernel of ``by_kernel`` (``{kernel: peak MB per length}``), are given beside it."""
     ratio = [d / s for d, s in zip(dense_mb, sparse_mb)]
     slope = loglog_slope(lengths, ratio)
     holds = slope >= threshold
@@ -217,6 +220,10 @@ def scaling_memory(lengths, dense_mb, sparse_mb, materialising_mb=None, window: 
         details |= {"materialising_ratio": mat, "materialising_slope": loglog_slope(lengths, mat)}
         slope_mat = details["materialising_slope"]
         reason += f"; against dense attention that stores the scores: {_range(mat, '.1f')}, slope {slope_mat:.2f}"
+    if by_kernel:
+        slopes = {k: loglog_slope(lengths, [d / s for d, s in zip(dense_mb, mb)]) for k, mb in by_kernel.items()}
+        details["slope_by_kernel"] = slopes
+        reason += "; slope per kernel " + ", ".join(f"{k} {v:.2f}" for k, v in slopes.items())
     return Measurement("modular.scaling.memory", holds, reason=reason, details=details)
 
 
@@ -227,8 +234,8 @@ def longer_sequences(short: tuple[float, float, float], long: tuple[float, float
     reason = (
         f"80% sparse / dense training-step time, median [IQR] of paired rounds: {short[0]:.2f}x "
         f"[{short[1]:.2f}–{short[2]:.2f}] at T={lengths[0]}, {long[0]:.2f}x [{long[1]:.2f}–{long[2]:.2f}] at "
-        f"T={lengths[1]}: {'lower' if long[0] < short[0] else 'not lower'} at T={lengths[1]}"
-        f"{', IQRs apart' if long[2] < short[1] or long[1] > short[2] else ', IQRs overlap'}"
+        f"T={lengths[1]}: {'lower' if long[0] < short[0] else 'not lower'} at T={lengths[1]}, "
+        f"{'IQRs overlap' if long[1] <= short[2] and short[1] <= long[2] else 'IQRs apart'}"
     )
     return Measurement(
         "modular.tradeoff.longer_sequences", holds, reason=reason, details={"short": short, "long": long}
@@ -254,7 +261,9 @@ def from_results(bench_rows, scaling: dict, seeds: dict, cost: dict, length: int
         random_stability(seeds["kept"], pattern_seeds.by_pattern(seeds, "loss")),
         complexity_dense(s["lengths"], s["dense_seconds"]),
         complexity_sparse(fastest, length=length),
-        scaling_memory(s["lengths"], s["dense_mb"], s["sparse_mb"], s["materialising_mb"], s["window"]),
+        scaling_memory(
+            s["lengths"], s["dense_mb"], s["sparse_mb"], s["materialising_mb"], s["window"], by_kernel=s["kernel_mb"]
+        ),
         scaling_linear(s["lengths"], s["dense_seconds"], s["sparse_seconds"], s["sparse_kernels"], s["window"]),
         longer_sequences(
             (short["time_ratio"], *short["time_ratio_iqr"]), (long["time_ratio"], *long["time_ratio_iqr"])
