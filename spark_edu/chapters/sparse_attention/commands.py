@@ -1,6 +1,8 @@
 """``python -m spark_edu bench attention``: the sparse-attention chapter's kernel benchmark;
 ``python -m spark_edu run sparse_attention --fair-resources | --fair-cost``: the fair resource
-study (``fair_resources.json``) and its cost measurement (``fair_cost.json``)."""
+study (``fair_resources.json``) and its cost measurement (``fair_cost.json``);
+``--length-scaling`` (``length_scaling.json``) and ``--pattern-seeds`` (``pattern_seeds.json``):
+the measurements behind the report's statements (:mod:`.statements`)."""
 
 from __future__ import annotations
 
@@ -102,6 +104,18 @@ def configure_fair(parser) -> None:
         action="store_true",
         help="time, profile memory and count FLOPs of one training step per model; write fair_cost.json",
     )
+    which.add_argument(
+        "--length-scaling",
+        action="store_true",
+        help="time and profile dense SDPA and the fixed-window band kernels at n = 1024 ... 8192 (one thread); "
+        "write length_scaling.json",
+    )
+    which.add_argument(
+        "--pattern-seeds",
+        action="store_true",
+        help="train dense, local60, block70 and random80 on the T=128 lagged copy over 6 seeds and time one "
+        "step of each (one thread); write pattern_seeds.json",
+    )
     parser.add_argument("--workers", type=positive_int, default=1, help="training runs at once (one thread each)")
     parser.add_argument("--resume", action="store_true", help="keep the runs already saved, train the rest")
     parser.add_argument(
@@ -127,6 +141,8 @@ def run_fair(args) -> int:
     from spark_edu.chapters.sparse_attention import fair_cost, fair_study
     from spark_edu.results import write_atomic
 
+    if args.length_scaling or args.pattern_seeds:
+        return _run_statement_data(args)
     if args.fair_cost:
         path = args.out / fair_cost.FAIR_COST
         cost = fair_cost.measure_costs(lengths=tuple(args.lengths), rounds=args.rounds, n_threads=args.threads)
@@ -156,17 +172,46 @@ def run_fair(args) -> int:
     return 0
 
 
+def _run_statement_data(args) -> int:
+    if args.length_scaling:
+        from spark_edu.chapters.sparse_attention import length_scaling as ls
+
+        data = ls.run_and_save(args.out / ls.LENGTH_SCALING)
+        for point, kernel in zip(data["points"], ls.summary(data)["sparse_kernels"]):
+            n, mb = point["length"], point["peak_mb"]
+            print(
+                f"n={n}: SDPA {ls.median_ms(point, 'sdpa'):.1f} ms {mb['sdpa']:.1f} MB, fastest band kernel "
+                f"{kernel} {ls.median_ms(point, kernel):.1f} ms {mb[kernel]:.1f} MB, "
+                f"materialising {point['materialising_mb']:.0f} MB"
+            )
+        print(f"{data['seconds']:.0f} s; wrote", args.out / ls.LENGTH_SCALING)
+        return 0
+    from spark_edu.chapters.sparse_attention import pattern_seeds as ps
+
+    data = ps.run_study(path=args.out / ps.PATTERN_SEEDS, progress=print)
+    for pattern, row in data["step_time"].items():
+        print(f"{pattern}: step {row['median_ms']:.1f} ms, {row['ratio'][0]:.2f}x dense")
+    print(f"{data['seconds']:.0f} s; wrote", args.out / ps.PATTERN_SEEDS)
+    return 0
+
+
 COMMANDS = {
     ("bench", "attention"): Command("time sparse attention kernels against dense SDPA, side by side", configure, run),
     ("run", "sparse_attention"): Command(
-        help="the fair resource study (--fair-resources) or its cost measurement (--fair-cost)",
+        help="the fair resource study (--fair-resources), its cost (--fair-cost), or the statements' "
+        "measurements (--length-scaling, --pattern-seeds)",
         description=(
             "--fair-resources: dense, dense with the sparse layout's band as a mask, and 80% block-sparse\n"
             "transformers on a local and a long-range lagged copy at T=1024: per (task, model) seed 0 at 3\n"
             "learning rates, the rate reaching 95% held-out accuracy soonest, then seeds 1 and 2 at it;\n"
             "writes fair_resources.json after every run (--resume continues it).\n"
             "--fair-cost: one training step per model at each length, timed in paired rounds on one thread,\n"
-            "peak memory and analytic FLOPs; writes fair_cost.json. Run both on a quiet machine."
+            "peak memory and analytic FLOPs; writes fair_cost.json.\n"
+            "--length-scaling: dense SDPA and a fixed-window (|i - j| <= 128) local pattern's kernels at\n"
+            "n = 1024 ... 8192, time in paired rounds and peak memory; writes length_scaling.json.\n"
+            "--pattern-seeds: the report's four patterns trained on the T=128 lagged copy, 6 seeds, one\n"
+            "setting; held-out accuracy and loss, and one step timed per pattern; writes pattern_seeds.json.\n"
+            "Run them on a quiet machine."
         ),
         configure=configure_fair,
         run=run_fair,

@@ -5,6 +5,9 @@ measured: the element vs block sparsity of each pattern, the benchmark of
 :mod:`spark_edu.chapters.sparse_attention.bench` (saved at full size in ``spark_edu/data/sparse_attention/``),
 peak memory against block sparsity, and the "resource usage" row from the fair resource study
 (:mod:`.fair_study`, saved; its cost, :mod:`.fair_cost`, measured again by the full run).
+The report's statements are judged in :mod:`.statements` from the same benchmark, the length
+study (:mod:`.length_scaling`, measured again by the full run), the seed study
+(:mod:`.pattern_seeds`, saved) and the saved fair cost at T = 1024 and 2048.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from pathlib import Path
 from spark_edu.attention import masks
 from spark_edu.chapters.sparse_attention import bench
 from spark_edu.chapters.sparse_attention.memory import MemoryPoint, memory_sweep
-from spark_edu.chapters.sparse_attention import fair_cost, fair_report
+from spark_edu.chapters.sparse_attention import fair_cost, fair_report, length_scaling, pattern_seeds, statements
 from spark_edu.claims import Measurement
 from spark_edu.display import Table
 from spark_edu.results import data_dir
@@ -138,13 +141,18 @@ def reproduce(
     fair: tuple[dict, dict] | None = None,
     memory: list[MemoryPoint] | None = None,
     length: int = 4096,
+    scaling: dict | None = None,
+    seeds: dict | None = None,
 ) -> list[Measurement]:
     """One :class:`Measurement` per claim of the chapter.
 
     Speed-ups come from ``bench_rows`` at ``length`` (default: the saved benchmark, which
     :data:`BENCH_COMMANDS` regenerate; ``quick=False`` without rows re-runs it at 4096). The
     resource row comes from ``fair`` = (study, cost) (default: the saved study, and the saved
-    cost when ``quick``, else the cost measured again at T = 1024).
+    cost when ``quick``, else the cost measured again at T = 1024). The statements use
+    ``scaling`` (default: the saved length study when ``quick``, else measured again), ``seeds``
+    (default: the saved seed study) and the fair cost at T = 1024 and 2048 (the saved file
+    unless ``fair``'s cost has both lengths).
     """
     if bench_rows is None:
         if quick:
@@ -234,4 +242,22 @@ def reproduce(
             cost = fair_cost.measure_costs(lengths=(1024,), rounds=5)
         fair = study, cost
     m += fair_report.claims(*fair)
+    m += statements.from_results(bench_rows, *_statement_inputs(quick, scaling, seeds, fair[1]), length=length)
     return m
+
+
+def _statement_inputs(quick: bool, scaling: dict | None, seeds: dict | None, cost: dict) -> tuple[dict, dict, dict]:
+    """(length study, seed study, fair cost at 1024 and 2048) for :func:`statements.from_results`."""
+    if scaling is None:
+        scaling = length_scaling.load_saved() if quick else length_scaling.measure()
+    seeds = pattern_seeds.load_saved() if seeds is None else seeds
+    if not {"1024", "2048"} <= set(cost["lengths"]):
+        cost = fair_report.load_saved()[1]
+    for name, value, flag in (("length study", scaling, "--length-scaling"), ("seed study", seeds, "--pattern-seeds")):
+        if value is None:
+            raise ValueError(f"no saved {name}: run `python -m spark_edu run sparse_attention {flag}`")
+    if cost is None or not {"1024", "2048"} <= set(cost["lengths"]):
+        raise ValueError(
+            "no fair cost at T = 1024 and 2048: run `python -m spark_edu run sparse_attention --fair-cost`"
+        )
+    return scaling, seeds, cost

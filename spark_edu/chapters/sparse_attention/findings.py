@@ -144,3 +144,57 @@ def memory_summary(points: list[MemoryPoint]) -> MemorySummary:
         span([p.reference_mb / p.gathered_mb for p in points]),
         [p.block_sparsity for p in points if p.gathered_mb < p.sdpa_mb],
     )
+
+
+# --- the report's statements, as fragments for the prose -------------------------------------------
+
+
+def _verdict(m) -> str:
+    return "not settled as stated" if not m.as_stated else "holds" if m.value else "does not hold"
+
+
+def _ci(t, fmt=".3f") -> str:
+    return f"{t[0]:{fmt}} [{t[1]:{fmt}}, {t[2]:{fmt}}]"
+
+
+def statement_fragments(measurements) -> dict[str, str]:
+    """One short fragment per statement of :mod:`.statements` (verdict first, then its numbers),
+    keyed by the claim key without ``modular.``, dots as underscores (``"finding_block_hardware"``)."""
+    m = {x.key.removeprefix("modular.").replace(".", "_"): x for x in measurements}
+    return {name: f"{_verdict(x)}: {_FRAGMENTS[name](x.details)}" for name, x in m.items() if name in _FRAGMENTS}
+
+
+def _balance(d) -> str:
+    acc, step = d["accuracy"], d["step_ratio"]
+    parts = [f"{p} {_ci(acc[p])} at {step[p][0]:.2f}× dense's step time" for p in acc]
+    return "held-out accuracy " + "; ".join(parts)
+
+
+def _stability(d) -> str:
+    kept = ", ".join(f"{p} {v:.0%}" for p, v in d["kept"].items() if p != "dense")
+    sd = ", ".join(f"{p} {s[0]:.3f}" for p, s in sorted(d["sd"].items(), key=lambda x: -x[1][0]))
+    return f"kept elements {kept}; SD of held-out loss over seeds {sd}"
+
+
+_FRAGMENTS = {
+    "finding_local_balance": _balance,
+    "finding_block_hardware": lambda d: (
+        "fraction of the tile bound "
+        + ", ".join(f"{p} {f:.0%}" for p, f in sorted(d["fraction"].items(), key=lambda x: -x[1]))
+    ),
+    "finding_random_stability": _stability,
+    "complexity_dense": lambda d: (
+        f"time ∝ n^{d['exponent'][0]:.2f} (per-round IQR {d['exponent'][1]:.2f}–{d['exponent'][2]:.2f})"
+    ),
+    "complexity_sparse": lambda d: f"b = {d['b']:.2f}",
+    "scaling_memory": lambda d: (
+        f"SDPA / fixed-window kernel peak memory {d['ratio'][0]:.2f} → {d['ratio'][-1]:.2f} (slope "
+        f"{d['slope']:.2f}); against dense that stores the scores {d['materialising_ratio'][0]:.1f} → "
+        f"{d['materialising_ratio'][-1]:.1f} (slope {d['materialising_slope']:.2f})"
+    ),
+    "scaling_linear": lambda d: f"sparse n^{d['sparse'][0]:.2f}, dense n^{d['dense'][0]:.2f}",
+    "tradeoff_longer_sequences": lambda d: (
+        f"sparse / dense step time {d['short'][0]:.2f}× [IQR {d['short'][1]:.2f}–"
+        f"{d['short'][2]:.2f}] at T = 1024, {d['long'][0]:.2f}× [{d['long'][1]:.2f}–{d['long'][2]:.2f}] at T = 2048"
+    ),
+}
