@@ -10,7 +10,8 @@ inner folds inside each outer training fold choose the learning rate and the pen
 95% percentile-bootstrap intervals over the 1,000 out-of-fold predictions, paired DeLong and
 McNemar tests between the classifiers, and the ECE before and after temperature scaling.
 
-:func:`run` does all of that, :func:`measurements` and :func:`reproduce` answer the claims,
+:func:`run` does all of that, :func:`measurements` and :func:`reproduce` answer the claims (the
+statement about thresholds through :mod:`~spark_edu.chapters.truthfulness.statements`),
 :func:`noise_sweep` is a further experiment; the TruthfulQA-like split by fact is in
 :mod:`~spark_edu.chapters.truthfulness.truthfulqa`, the plots in
 :mod:`~spark_edu.chapters.truthfulness.figures`.
@@ -21,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from functools import partial
 
+from spark_edu.chapters.truthfulness import statements
 from spark_edu.claims import CLAIMS, Measurement, claims_for
 from spark_edu.device import one_thread
 from spark_edu.display import Table
@@ -207,6 +209,7 @@ def measurements(results: TruthResults) -> list[Measurement]:
                 details={"transformer": other, "prototype-style": proto, **_paired_details(results, metric)},
             )
         )
+    out.append(statements.measure(results))  # the report's statement about thresholds
     keys = [c.key for c in claims_for(CHAPTER)]
     assert sorted(m.key for m in out) == sorted(keys), "every claim of the chapter must be measured"
     return out
