@@ -86,7 +86,7 @@ def _show(pair: dict) -> str:
     )
 
 
-def _closest(pairs: list[dict]) -> dict:
+def closest(pairs: list[dict]) -> dict:
     """The pair whose interval comes nearest to lying above 0 (the largest lower end)."""
     return max(pairs, key=lambda p: p["diff"][1])
 
@@ -118,7 +118,7 @@ def harder_tasks(pairs: list[dict], alternative: list[dict] | None = None) -> Me
     else:
         reason = (
             f"in none of {len(harder)} harder (cell, variant) pairs is FK − standard held-out accuracy above 0 "
-            f"(95% interval over {'/'.join(map(str, seeds))} seeds, paired); nearest: {_show(_closest(harder))}; "
+            f"(95% interval over {'/'.join(map(str, seeds))} seeds, paired); nearest: {_show(closest(harder))}; "
             f"below 0 in {sum(p['diff'][2] < 0 for p in harder)}"
         )
     reason += _check(alternative, harder_only=True)
@@ -149,7 +149,7 @@ def overhead(
     if not costlier:
         cost += f"; not above 1 in {sum(r['ratio'] <= 1 for r in step_cost)}"
     accuracy = f"FK beats standard in {len(wins)} of {len(pairs)} (cell, variant) pairs" + (
-        ": " + "; ".join(_show(p) for p in wins) if wins else f" (nearest: {_show(_closest(pairs))})"
+        ": " + "; ".join(_show(p) for p in wins) if wins else f" (nearest: {_show(closest(pairs))})"
     )
     details = {"step_cost": step_cost, "wins": [p["cell"] + " " + p["variant"] for p in wins], "pairs": len(pairs)}
     reason = f"{cost}{f' ({source})' if source else ''}; {accuracy}{_check(alternative, harder_only=False)}"
