@@ -332,7 +332,7 @@ def test_prototype_benchmark_is_solved_by_the_length_alone(kind):
 
 
 def test_reproduce_covers_every_claim(monkeypatch):
-    from spark_edu.claims import claims_for, compare
+    from spark_edu.claims import CLAIMS, claims_for, compare
 
     monkeypatch.setattr(experiments, "prototype_setting", lambda kind, seed: 1.0)
     fake = {"standard": [1.0, 1.0, 1.0], "fk": [0.8, 0.9, 0.7]}
@@ -344,8 +344,10 @@ def test_reproduce_covers_every_claim(monkeypatch):
     by_key = {m.key: m for m in measurements}
     assert abs(by_key["spark.fk.improvement"].value - (-0.2)) < 1e-12
     assert by_key["spark.fk.improvement"].low < -0.2 < by_key["spark.fk.improvement"].high
-    assert all(not m.as_stated and "len(x) % 2" in m.reason for m in measurements)
-    assert len(compare(measurements).rows) == 3
+    numbers = [m for m in measurements if not CLAIMS[m.key].is_statement]
+    assert all(not m.as_stated and "len(x) % 2" in m.reason for m in numbers)
+    table = compare(measurements)
+    assert [len(table.numbers().rows), len(table.statements().rows)] == [3, 2]  # the statements: saved data
 
 
 def test_sweep_summary_and_csv_round_trip(tmp_path):

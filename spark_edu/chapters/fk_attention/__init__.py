@@ -9,4 +9,8 @@ draws the chain resolvent (the widget's ``render``) and the chapter's plots; ``c
 multi-hop study: ``learned_beta`` (FK with a bounded learned β per head), ``steps`` (one run
 to a fixed accuracy, for any variant and task), ``study`` (learning rates tuned per variant,
 seeds, the saved ``steps_*.json`` cells and their summaries; ``run fk_attention --study``).
+The report's statements in words: ``step_cost`` (a training step of the study's FK models
+against standard, saved in ``step_cost.json``; ``run fk_attention --step-cost-only``) and
+``statements`` (FK − standard accuracy per cell, and the verdicts of spark.fk.harder_tasks and
+spark.fk.overhead).
 """

@@ -1,6 +1,7 @@
 """``python -m spark_edu run fk_attention``: regenerate the chapter's pointer-chasing sweep
 (``sweep.csv``); with ``--study`` (or ``--cell``) its steps-to-accuracy study (``steps_*.json``,
-one file per cell); with ``--cost-only`` its saved timing of the attention paths (``cost.json``)."""
+one file per cell); with ``--cost-only`` its saved timing of the attention paths (``cost.json``); with
+``--step-cost-only`` the training-step time of the study's FK models against standard (``step_cost.json``)."""
 
 from __future__ import annotations
 
@@ -22,13 +23,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--out",
         type=output_dir,
         default=data_dir("fk_attention"),
-        help="folder for sweep.csv (rewritten after each model) or, with --cost-only, cost.json",
+        help="folder for sweep.csv (rewritten after each model), or cost.json / step_cost.json with "
+        "--cost-only / --step-cost-only",
     )
     parser.add_argument(
         "--cost-only",
         action="store_true",
         help="train nothing: time every attention path against standard attention in paired rounds, write cost.json "
         "(run it alone on a quiet machine)",
+    )
+    parser.add_argument(
+        "--step-cost-only",
+        action="store_true",
+        help="train nothing: time one training step of each study cell's FK models against standard attention in "
+        "paired rounds, write step_cost.json (run it alone on a quiet machine)",
     )
     parser.add_argument(
         "--study",
@@ -57,7 +65,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "ones, e.g. after adding a learning rate to --lrs",
     )
     parser.add_argument(
-        "--rounds", type=int, default=9, help="with --cost-only: paired timing rounds per length after a warm-up (>= 7)"
+        "--rounds",
+        type=int,
+        default=9,
+        help="with --cost-only or --step-cost-only: paired timing rounds (per length, or per cell) after a warm-up "
+        "(>= 7)",
     )
     parser.add_argument(
         "--threads",
@@ -70,6 +82,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.cost_only:
         return run_cost(args)
+    if args.step_cost_only:
+        return run_step_cost(args)
     if args.study or args.cell:
         return run_study(args)
     from spark_edu.chapters.fk_attention.experiments import PointerRun, hop_sweep
@@ -109,6 +123,16 @@ def run_cost(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_step_cost(args: argparse.Namespace) -> int:
+    from spark_edu.chapters.fk_attention.step_cost import STEP_COST_FILE, format_step_cost, save_step_cost
+    from spark_edu.chapters.fk_attention.step_cost import timed_step_cost
+
+    rows, wall_s = timed_step_cost(rounds=args.rounds)  # a bad --rounds stops here, before writing
+    print(format_step_cost(rows))
+    print("wrote", save_step_cost(rows, Path(args.out) / STEP_COST_FILE, wall_s))
+    return 0
+
+
 def run_study(args: argparse.Namespace) -> int:
     from spark_edu.chapters.fk_attention import study
     from spark_edu.chapters.fk_attention.steps import check_variant
@@ -144,6 +168,8 @@ COMMANDS = {
         "With --study: steps to a fixed accuracy per variant (the β sweep, learned β, the no-self resolvent)\n"
         "on pointer chasing and reachability, learning rates tuned per variant (about an hour of CPU time).\n"
         "With --cost-only: time standard attention and every FK path instead (under a minute) and write\n"
-        "cost.json, which the chapter's cost section reads.",
+        "cost.json, which the chapter's cost section reads.\n"
+        "With --step-cost-only: time one training step of each study cell's FK models against standard\n"
+        "(under a minute) and write step_cost.json, which the chapter's statements read.",
     )
 }

@@ -7,7 +7,9 @@
   parameter count and training budget, accuracy per seed. ``python -m spark_edu run
   fk_attention`` runs the chapter's full sweep; :mod:`~spark_edu.chapters.fk_attention.sweep`
   summarises, saves and loads its records.
-* :func:`reproduce`: one :class:`~spark_edu.claims.Measurement` per claim of the chapter.
+* :func:`reproduce`: one :class:`~spark_edu.claims.Measurement` per claim of the chapter, the
+  report's statements judged by :mod:`~spark_edu.chapters.fk_attention.statements` from the saved
+  study, sweep and step cost.
 
 The cost and accuracy of exact vs series are in :mod:`~spark_edu.chapters.fk_attention.analysis`,
 the figures in :mod:`~spark_edu.chapters.fk_attention.figures`.
@@ -203,7 +205,24 @@ def reproduce(quick: bool = False) -> list[Measurement]:
         "spark.fk.fk_accuracy": mean_interval(honest["fk"], 0.0, 1.0),
         "spark.fk.improvement": mean_interval(diffs, -1.0, 1.0),
     }
-    return [
+    numbers = [
         Measurement(key, mean, low, high, as_stated=False, reason=reason, details=details)
         for key, (mean, low, high) in intervals.items()
     ]
+    return numbers + statement_measurements()
+
+
+def statement_measurements() -> list[Measurement]:
+    """spark.fk.harder_tasks and spark.fk.overhead from the saved study and sweep, with the saved
+    training-step cost (``step_cost.json``), or, when none is saved, a short live timing."""
+    from spark_edu.chapters.fk_attention import statements, step_cost, study, sweep
+
+    cells, records = study.load_cells(), sweep.load_records()
+    pairs = statements.accuracy_pairs(cells, records)
+    last = statements.accuracy_pairs(cells, records, metric="last")  # a check of the accuracy measure
+    saved = step_cost.load_step_cost()
+    if saved is not None:
+        rows, source = saved["rows"], f"saved {step_cost.STEP_COST_FILE}, {saved['date']}"
+    else:
+        rows, source = step_cost.measure_step_cost(rounds=7), "timed live: no saved step_cost.json"
+    return [statements.harder_tasks(pairs, last), statements.overhead(rows, pairs, source, last)]

@@ -3,5 +3,6 @@
 ``prototype``: the SPaR-K benchmark re-run as its code did, and the float loss that trains
 nothing; ``experiments``: the noise sweep against classical DCT denoisers, the
 out-of-distribution tests and ``reproduce``; ``figures``: the sweep plot and the widget's
-``render``. The mechanism is :mod:`spark_edu.spd`.
+``render``; ``statements``: the verdict of spark.spd.only_high_noise from the sweep. The
+mechanism is :mod:`spark_edu.spd`.
 """

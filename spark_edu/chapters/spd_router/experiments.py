@@ -222,9 +222,12 @@ def claim_measurements(records: list[dict], proto) -> list[Measurement]:
     """One Measurement per spark.spd.* claim: the honest metric of the trained learned-basis
     router (mean over seeds, 95% interval), marked not-as-stated because the report's numbers
     measure latent coordinates, not the signal; the prototype re-run and the best linear
-    filter (LMMSE) at the same level go in the reason."""
+    filter (LMMSE) at the same level go in the reason. The statement spark.spd.only_high_noise is
+    judged from the same records (:mod:`~spark_edu.chapters.spd_router.statements`)."""
     out = []
     for claim in claims_for("spd_router"):
+        if claim.is_statement:  # judged by spark_edu.chapters.spd_router.statements, below
+            continue
         level = float(claim.key.split(".n")[-1])
         metric = "correlation" if ".corr." in claim.key else "snr_improvement"
         summary = summarize(records, metric)
@@ -251,7 +254,9 @@ def claim_measurements(records: list[dict], proto) -> list[Measurement]:
                 details={"prototype": p, "records": [r for r in records if r["noise"] == level]},
             )
         )
-    return out
+    from spark_edu.chapters.spd_router.statements import gains_by_level, only_high_noise
+
+    return out + [only_high_noise(gains_by_level(records))]
 
 
 @one_thread()
