@@ -91,6 +91,11 @@ QUICK = ExperimentConfig(steps=300, seeds=(0, 1), languages=(2,), n_probe=50, mo
 #: The sequence-label-only models at 8/3 of the budget (their rates tuned again at that length):
 #: does the verdict "they do not learn from the sequence label alone" survive a longer run?
 SEQUENCE_LONG = ExperimentConfig(steps=4000, models=("lstm_seq", "verifier_seq"), probes=False)
+#: The verifier alone at four times the budget, at the rate the sweep chose: does its held-out
+#: accuracy rise with longer training (statement ``spark.verifier.longer_training``)? The schedule is
+#: constant after warm-up and the batches are drawn in the same order, so its first 1500 steps are
+#: the chapter's run.
+VERIFIER_LONG = ExperimentConfig(steps=4 * ExperimentConfig.steps, models=("verifier",), probes=False)
 
 
 class VerifierModel(nn.Module):
