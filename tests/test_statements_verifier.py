@@ -91,24 +91,60 @@ def test_longer_training_holds_when_a_task_rises_by_at_least_005():
     assert small.details["room"]["validation"] == pytest.approx(0.15)
 
 
-def test_longer_training_inputs_read_the_long_runs_and_check_their_start():
-    def run(seed, acc, curve):
-        return {"language": 2, "seed": seed, "model": "verifier", "lr": 0.01, "test": acc, "curve": curve}
+def test_longer_training_shows_the_chapters_runs_beside_without_deciding():
+    budget, long = {"validation": [0.90, 0.92]}, {"validation": [0.91, 0.93]}
+    m = statements.longer_training(budget, long, (1500, 6000), chapter={"validation": [0.80, 0.82]})
+    assert m.value is False and "against the chapter's own runs" in m.reason
+    assert m.details["rises_vs_chapter"]["validation"][0] == pytest.approx(0.11)
+
+
+def test_longer_training_inputs_read_the_long_runs_within_and_against_the_chapter():
+    def run(seed, acc, **extra):
+        return {"language": 2, "seed": seed, "model": "verifier", "lr": 0.01, "test": acc, **extra}
 
     cfg = {"languages": [2], "seeds": [0, 1], "models": ["verifier"]}
     short = {
         "config": cfg | {"steps": 1500},
         "chosen_lr": {"2": {"verifier": 0.01}},
-        "runs": [run(s, {"validation": 0.9, "depth": 1.0}, [[1500, 0.9, 1.0]]) for s in (0, 1)],
+        "runs": [run(s, {"validation": 0.9, "depth": 1.0}) for s in (0, 1)],
     }
     long = {
         "config": cfg | {"steps": 6000},
         "chosen_lr": {"2": {"verifier": 0.01}},
-        "runs": [run(0, {"validation": 0.97, "depth": 1.0}, [[1500, 0.9, 1.0], [6000, 0.97, 1.0]])],
+        "runs": [run(0, {"validation": 0.97, "depth": 1.0}, test_at={"1500": {"validation": 0.95, "depth": 0.99}})],
     }
     got = experiments.longer_training_inputs(short, long)
-    assert got["seeds"] == [0] and got["steps"] == (1500, 6000) and got["same_start"] == {0: True}
-    assert got["budget"]["validation"] == [0.9] and got["long"]["validation"] == [0.97]
+    assert got["seeds"] == [0] and got["steps"] == (1500, 6000)
+    assert got["budget"] == {"validation": [0.95], "depth": [0.99]} and got["long"]["validation"] == [0.97]
+    assert got["chapter"]["validation"] == [0.9]
+
+
+def test_verifier_long_command_trains_the_verifier_at_the_chapters_rate(monkeypatch, tmp_path):
+    """``run verifier --verifier-long``: the verifier alone at 4x the budget, at the rate results.json
+    chose (not tuned again), written to verifier_long.json, no weights saved."""
+    import json
+
+    import spark_edu.chapters.verifier.sweep as sweep
+    from spark_edu.__main__ import main
+    from spark_edu.chapters.verifier.models import VERIFIER_LONG, ExperimentConfig
+
+    seen = []
+
+    def fake(cfg, jobs, save_dir, on_progress=None, previous=None, lrs=None):
+        seen.append((cfg, jobs, save_dir, lrs))
+        return {"config": {"models": list(cfg.models)}, "runs": [], "provenance": {"wall_s": 1.0}}
+
+    monkeypatch.setattr(sweep, "run_sweep", fake)
+    monkeypatch.setattr(experiments, "summary", lambda results: [])
+    argv = ["run", "verifier", "--verifier-long", "--jobs", "1", "--out", str(tmp_path)]
+    monkeypatch.setattr("sys.argv", ["python -m spark_edu", *argv])
+    assert main(argv) == 0
+    assert seen == [(VERIFIER_LONG, 1, None, experiments.load_results()["chosen_lr"])]
+    assert VERIFIER_LONG.models == ("verifier",) and VERIFIER_LONG.steps == 4 * ExperimentConfig().steps
+    assert VERIFIER_LONG.seeds == ExperimentConfig().seeds
+    saved = json.loads((tmp_path / "verifier_long.json").read_text())
+    assert saved["provenance"]["command"].endswith("--verifier-long --jobs 1 --out " + str(tmp_path))
+    assert not (tmp_path / "results.json").exists()
 
 
 # --- reproduce routes each statement to its function ------------------------------------------
@@ -140,11 +176,11 @@ def test_reproduce_answers_each_statement_from_its_function(monkeypatch):
         "long": {"depth": [1.0]},
         "steps": (1500, 6000),
         "seeds": [0],
-        "same_start": {},
+        "chapter": {"depth": [0.8]},
     }
     monkeypatch.setattr(experiments, "longer_training_inputs", lambda results, long: inputs if long == "long" else 0)
     out = experiments.reproduce(quick=True)
     assert [m.key for m in out] == list(KEYS)
     assert seen["underperforms"] == ({(2, "depth"): cell},)
     assert seen["stack_correct"][0]["strings"] == 1 and seen["stack_correct"][1]["initial"] == 1.0
-    assert seen["longer_training"] == (inputs["budget"], inputs["long"], (1500, 6000))
+    assert seen["longer_training"] == (inputs["budget"], inputs["long"], (1500, 6000), inputs["chapter"])

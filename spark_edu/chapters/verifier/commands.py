@@ -67,8 +67,8 @@ def run(args: argparse.Namespace) -> int:
     )
     long_run = args.sequence_long or args.verifier_long
     weights = None if long_run else str(out)  # the long runs keep the shipped weights
-    lrs = load_results()["chosen_lr"] if args.verifier_long else None  # the chapter's rate, not tuned again
-    results = run_sweep(cfg, args.jobs, weights, lrs=lrs, on_progress=save, previous=previous)
+    fixed = {"lrs": load_results()["chosen_lr"]} if args.verifier_long else {}  # the chapter's rate, not tuned again
+    results = run_sweep(cfg, args.jobs, weights, on_progress=save, previous=previous, **fixed)
     results["provenance"]["command"] = command
     write_atomic(out / f"{name}.json", json.dumps(results, indent=1))
     (out / f"{name}.partial.json").unlink(missing_ok=True)

@@ -178,25 +178,22 @@ def load_long(path: str | Path | None = None) -> dict:
 
 
 def longer_training_inputs(results: dict, long: dict, language: int = 2) -> dict:
-    """The verifier's test accuracy per seed at the chapter's budget (``results``) and after the long
-    run (``long``), for the seeds both hold; and whether each long run's learning curve passes through
-    the budget run's (same batches, constant rate after warm-up, so its first steps are that run)."""
+    """The verifier's test accuracy per seed after the long run (``long``) and, in the same runs, at the
+    chapter's budget (measured there part-way, ``test_at``); and the chapter's own runs at the budget
+    (``results``), for the seeds both hold. The long run repeats the chapter's first steps only to float
+    rounding, so the within-run numbers are the paired ones."""
     short = {r["seed"]: r for r in runs_of(results, language, "verifier")}
     longer = {r["seed"]: r for r in runs_of(long, language, "verifier")}
     seeds = sorted(set(short) & set(longer))
     if not seeds:
         raise ValueError("the long runs share no seed with the chapter's verifier runs")
-    budget_steps = results["config"]["steps"]
-
-    def at_budget(run):
-        return next(p for p in run["curve"] if p[0] == budget_steps)
-
+    at = str(results["config"]["steps"])
     return {
-        "budget": {task: [short[s]["test"][task] for s in seeds] for task in TASKS},
+        "budget": {task: [longer[s]["test_at"][at][task] for s in seeds] for task in TASKS},
         "long": {task: [longer[s]["test"][task] for s in seeds] for task in TASKS},
-        "steps": (budget_steps, long["config"]["steps"]),
+        "chapter": {task: [short[s]["test"][task] for s in seeds] for task in TASKS},
+        "steps": (int(at), long["config"]["steps"]),
         "seeds": seeds,
-        "same_start": {s: at_budget(longer[s]) == at_budget(short[s]) for s in seeds},
     }
 
 
@@ -210,8 +207,8 @@ def statement_measurements(
     strings = stack_controls.control_strings(cfg) if strings is None else strings
     check = stack_controls.hard_stack_check(strings, cfg.stack_size)
     inputs = longer_training_inputs(load_results() if budget is None else budget, long)
-    longer = statements.longer_training(inputs["budget"], inputs["long"], inputs["steps"])
-    longer.details.update(seeds=inputs["seeds"], same_start=inputs["same_start"])
+    longer = statements.longer_training(inputs["budget"], inputs["long"], inputs["steps"], inputs["chapter"])
+    longer.details.update(seeds=inputs["seeds"])
     return [
         statements.underperforms(comparison_cells(results)),
         statements.stack_correct(check, stack_controls.stack_losses(cfg)),

@@ -88,27 +88,38 @@ def stack_correct(check: dict, losses: dict) -> Measurement:
 
 
 def longer_training(
-    budget: dict[str, list[float]], long: dict[str, list[float]], steps: tuple[int, int]
+    budget: dict[str, list[float]],
+    long: dict[str, list[float]],
+    steps: tuple[int, int],
+    chapter: dict[str, list[float]] | None = None,
 ) -> Measurement:
     """``budget[task]``, ``long[task]``: the verifier's held-out accuracy per seed after ``steps[0]``
-    and ``steps[1]`` training steps (same seed order)."""
+    and ``steps[1]`` training steps of the same runs (same seed order). ``chapter[task]``, if given:
+    the chapter's own runs at ``steps[0]``, shown beside (they do not decide)."""
     if not budget or set(budget) != set(long):
         raise ValueError(f"budget and long must name the same tasks, got {sorted(budget)} and {sorted(long)}")
     rises = {task: _paired(long[task], budget[task]) for task in budget}
     room = {task: 1 - statistics.fmean(budget[task]) for task in budget}
     holds = any(m >= MIN_RISE for m, _, _ in rises.values())
-    parts = [
-        f"{task} {statistics.fmean(budget[task]):.3f} → {statistics.fmean(long[task]):.3f}, rise "
-        f"{_signed(m)} [{_signed(lo)}, {_signed(hi)}] (room to 1: {room[task]:.3f})"
-        for task, (m, lo, hi) in rises.items()
-    ]
+
+    def described(start: dict[str, list[float]], gaps: dict) -> str:
+        return "; ".join(
+            f"{task} {statistics.fmean(start[task]):.3f} → {statistics.fmean(long[task]):.3f}, rise "
+            f"{_signed(m)} [{_signed(lo)}, {_signed(hi)}]"
+            + (f" (room to 1: {room[task]:.3f})" if start is budget else "")
+            for task, (m, lo, hi) in gaps.items()
+        )
+
     best = max(m for m, _, _ in rises.values())
     n_seeds = len(next(iter(budget.values())))
-    return Measurement(
-        "spark.verifier.longer_training",
-        holds,
-        reason=f"verifier, {steps[0]:,} → {steps[1]:,} steps, held-out accuracy mean over {n_seeds} seeds "
-        f"[95% interval of the paired rise]: {'; '.join(parts)}; largest mean rise {_signed(best)}, "
-        f"{'at least' if holds else 'below'} the {MIN_RISE:g} needed",
-        details={"rises": rises, "room": room, "steps": list(steps)},
+    reason = (
+        f"verifier, {steps[0]:,} → {steps[1]:,} steps in the same runs, held-out accuracy mean over {n_seeds} "
+        f"seeds [95% interval of the paired rise]: {described(budget, rises)}; largest mean rise {_signed(best)}, "
+        f"{'at least' if holds else 'below'} the {MIN_RISE:g} needed"
     )
+    details = {"rises": rises, "room": room, "steps": list(steps)}
+    if chapter is not None:
+        against = {task: _paired(long[task], chapter[task]) for task in chapter}
+        reason += f"; against the chapter's own runs at {steps[0]:,} steps: {described(chapter, against)}"
+        details["rises_vs_chapter"] = against
+    return Measurement("spark.verifier.longer_training", holds, reason=reason, details=details)
