@@ -208,7 +208,7 @@ def statement_measurements(
     check = stack_controls.hard_stack_check(strings, cfg.stack_size)
     inputs = longer_training_inputs(load_results() if budget is None else budget, long)
     longer = statements.longer_training(inputs["budget"], inputs["long"], inputs["steps"], inputs["chapter"])
-    longer.details.update(seeds=inputs["seeds"])
+    longer.details.update({k: inputs[k] for k in ("seeds", "budget", "long", "chapter")})  # per seed
     return [
         statements.underperforms(comparison_cells(results)),
         statements.stack_correct(check, stack_controls.stack_losses(cfg)),
