@@ -24,6 +24,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="only the sequence-label-only models, 4000 steps, rates tuned again; write sequence_long.json "
         "(no weights)",
     )
+    which.add_argument(
+        "--verifier-long",
+        action="store_true",
+        help="only the verifier, 6000 steps (4x the budget), at the rate results.json chose; write "
+        "verifier_long.json (no weights)",
+    )
     parser.add_argument("--jobs", type=positive_int, default=2, help="parallel processes (one thread each)")
     parser.add_argument(
         "--resume",
@@ -33,13 +39,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from spark_edu.chapters.verifier.experiments import summary
-    from spark_edu.chapters.verifier.models import QUICK, SEQUENCE_LONG, ExperimentConfig
+    from spark_edu.chapters.verifier.experiments import load_results, summary
+    from spark_edu.chapters.verifier.models import QUICK, SEQUENCE_LONG, VERIFIER_LONG, ExperimentConfig
     from spark_edu.chapters.verifier.sweep import run_sweep
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    name = "sequence_long" if args.sequence_long else "results"
+    name = "sequence_long" if args.sequence_long else "verifier_long" if args.verifier_long else "results"
     command = "python -m spark_edu " + shlex.join(sys.argv[1:])
 
     def save(partial: dict) -> None:  # after every task, so an interrupted sweep keeps what it finished
@@ -50,9 +56,19 @@ def run(args: argparse.Namespace) -> int:
     if args.resume:
         found = [p for p in (out / f"{name}.partial.json", out / f"{name}.json") if p.is_file()]
         previous = json.loads(found[0].read_text()) if found else None
-    cfg = QUICK if args.quick else SEQUENCE_LONG if args.sequence_long else ExperimentConfig()
-    weights = None if args.sequence_long else str(out)  # the long run keeps the shipped weights
-    results = run_sweep(cfg, args.jobs, weights, on_progress=save, previous=previous)
+    cfg = (
+        QUICK
+        if args.quick
+        else SEQUENCE_LONG
+        if args.sequence_long
+        else VERIFIER_LONG
+        if args.verifier_long
+        else ExperimentConfig()
+    )
+    long_run = args.sequence_long or args.verifier_long
+    weights = None if long_run else str(out)  # the long runs keep the shipped weights
+    fixed = {"lrs": load_results()["chosen_lr"]} if args.verifier_long else {}  # the chapter's rate, not tuned again
+    results = run_sweep(cfg, args.jobs, weights, on_progress=save, previous=previous, **fixed)
     results["provenance"]["command"] = command
     write_atomic(out / f"{name}.json", json.dumps(results, indent=1))
     (out / f"{name}.partial.json").unlink(missing_ok=True)

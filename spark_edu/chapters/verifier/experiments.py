@@ -22,6 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from spark_edu import results as saved
+from spark_edu.chapters.verifier import stack_controls, statements
 from spark_edu.chapters.verifier.models import QUICK, TASKS, ExperimentConfig, sequence_only
 from spark_edu.chapters.verifier.sweep import chosen_runs, run_sweep
 from spark_edu.claims import Measurement
@@ -159,11 +160,68 @@ def measurements(results: dict) -> list[Measurement]:
     return out
 
 
+def comparison_cells(results: dict) -> dict[tuple[int, str], dict[str, list[float]]]:
+    """{(language, task): {"verifier": [...], "standard": [...]}}: test accuracy per seed, same seed order."""
+    out = {}
+    for lang in languages_done(results):
+        for task in TASKS:
+            out[(lang, task)] = {
+                side: [r["test"][task] for r in runs_of(results, lang, model)]
+                for side, model in (("verifier", "verifier"), ("standard", BASELINE))
+            }
+    return out
+
+
+def load_long(path: str | Path | None = None) -> dict:
+    """The saved verifier run at four times the budget: ``verifier_long.json`` (or the one at ``path``)."""
+    return saved.load_json("verifier", "verifier_long.json") if path is None else load_results(path)
+
+
+def longer_training_inputs(results: dict, long: dict, language: int = 2) -> dict:
+    """The verifier's test accuracy per seed after the long run (``long``) and, in the same runs, at the
+    chapter's budget (measured there part-way, ``test_at``); and the chapter's own runs at the budget
+    (``results``), for the seeds both hold. The long run repeats the chapter's first steps only to float
+    rounding, so the within-run numbers are the paired ones."""
+    short = {r["seed"]: r for r in runs_of(results, language, "verifier")}
+    longer = {r["seed"]: r for r in runs_of(long, language, "verifier")}
+    seeds = sorted(set(short) & set(longer))
+    if not seeds:
+        raise ValueError("the long runs share no seed with the chapter's verifier runs")
+    at = str(results["config"]["steps"])
+    return {
+        "budget": {task: [longer[s]["test_at"][at][task] for s in seeds] for task in TASKS},
+        "long": {task: [longer[s]["test"][task] for s in seeds] for task in TASKS},
+        "chapter": {task: [short[s]["test"][task] for s in seeds] for task in TASKS},
+        "steps": (int(at), long["config"]["steps"]),
+        "seeds": seeds,
+    }
+
+
+def statement_measurements(
+    results: dict, long: dict, budget: dict | None = None, strings: list[str] | None = None
+) -> list[Measurement]:
+    """The three statements: the comparison cells of ``results``, the stack controls (on ``strings``,
+    by default the chapter's control strings), and the long runs ``long`` against the chapter's runs
+    at its budget (``budget``, by default the saved ``results.json``)."""
+    cfg = ExperimentConfig()
+    strings = stack_controls.control_strings(cfg) if strings is None else strings
+    check = stack_controls.hard_stack_check(strings, cfg.stack_size)
+    inputs = longer_training_inputs(load_results() if budget is None else budget, long)
+    longer = statements.longer_training(inputs["budget"], inputs["long"], inputs["steps"], inputs["chapter"])
+    longer.details.update({k: inputs[k] for k in ("seeds", "budget", "long", "chapter")})  # per seed
+    return [
+        statements.underperforms(comparison_cells(results)),
+        statements.stack_correct(check, stack_controls.stack_losses(cfg)),
+        longer,
+    ]
+
+
 def reproduce(quick: bool = False) -> list[Measurement]:
     """Measure every ``spark.verifier.*`` claim: the causal transformer and the verifier, every seed,
     at the learning rates the saved sweep chose, without the probes (quick: Dyck-2 only, 2 seeds,
-    300 steps)."""
+    300 steps); then the statements (:func:`statement_measurements`, the long runs read from disk)."""
     lrs = load_results()["chosen_lr"]
     cfg = QUICK if quick else ExperimentConfig()
     cfg = replace(cfg, models=(BASELINE, "verifier"), probes=False)
-    return measurements(run_sweep(cfg, jobs=1 if quick else 2, lrs=lrs))
+    results = run_sweep(cfg, jobs=1 if quick else 2, lrs=lrs)
+    return measurements(results) + statement_measurements(results, load_long())

@@ -121,11 +121,13 @@ def _measure(model: nn.Module, data: dict, hard: bool) -> dict:
 
 def train_one(model: nn.Module, name: str, lr: float, cfg: ExperimentConfig, data: dict, seed: int) -> dict:
     """Train one condition on the cached batches; evaluate it (soft, and hard for a verifier)."""
-    curve = []
+    curve, test_at = [], {}
 
     def monitor(step):
         if step.step % cfg.eval_every == 0 or step.step == cfg.steps:
             curve.append([step.step, *evaluate(step.model, data["val"]).values()])
+        if step.step in cfg.test_at:
+            test_at[str(step.step)] = evaluate(step.model, data["test"])
 
     batches = iter(data["batches"])
     start = time.process_time()
@@ -143,6 +145,7 @@ def train_one(model: nn.Module, name: str, lr: float, cfg: ExperimentConfig, dat
         "parameters": count_parameters(model),
         "final_loss": history.final_loss,
         "curve": curve,  # [step, validation, depth] on the validation part
+        **({"test_at": test_at} if cfg.test_at else {}),  # {step: test accuracies} part-way through
         **_measure(model, data, hard=False),
     }
     if isinstance(model, VerifierModel):
