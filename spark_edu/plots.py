@@ -68,6 +68,19 @@ def use_book_style() -> None:
     _register_png_formatter()
 
 
+def draw_for_png(figure, dpi: float = DPI) -> bytes:
+    """``figure`` drawn as :func:`png_bytes` draws it (tidy log ticks, tight box): the raw PNG.
+
+    Drawing changes a figure a little (its later draws differ by a few bytes), so a caller that
+    needs only some of a figure's sizes draws the others with this, and gets the same bytes."""
+    import io
+
+    tidy_log_ticks(figure)
+    raw = io.BytesIO()
+    figure.savefig(raw, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
+    return raw.getvalue()
+
+
 def png_bytes(figure, dpi: float = DPI, colors: int = PNG_COLORS) -> bytes:
     """``figure`` as PNG bytes: tight box, palette-quantised to ``colors``, the dpi recorded
     in the file, no timestamp or software tag (the same figure gives the same bytes)."""
@@ -75,10 +88,7 @@ def png_bytes(figure, dpi: float = DPI, colors: int = PNG_COLORS) -> bytes:
 
     from PIL import Image
 
-    tidy_log_ticks(figure)
-    raw = io.BytesIO()
-    figure.savefig(raw, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
-    image = Image.open(io.BytesIO(raw.getvalue())).convert("RGB")
+    image = Image.open(io.BytesIO(draw_for_png(figure, dpi))).convert("RGB")
     image = image.quantize(colors=colors, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
     out = io.BytesIO()
     image.save(out, format="png", optimize=True, dpi=(round(dpi), round(dpi)))

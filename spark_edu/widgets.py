@@ -124,12 +124,42 @@ def twin_grid(controls: dict) -> dict[str, tuple[list, object, str]]:
     return grid
 
 
+def _dpi(figure, width_px: int) -> float:
+    return min(144.0, width_px / figure.get_size_inches()[0])
+
+
 def figure_png(figure, width_px: int = FRAME_WIDTH_PX, colors: int = 32) -> bytes:
     """``figure`` as a deterministic palette PNG at most ``width_px`` wide (and <= 144 dpi)."""
     from spark_edu.plots import png_bytes
 
-    dpi = min(144.0, width_px / figure.get_size_inches()[0])
-    return png_bytes(figure, dpi=dpi, colors=colors)
+    return png_bytes(figure, dpi=_dpi(figure, width_px), colors=colors)
+
+
+def _narrowest_pngs(render, params_by_key: dict) -> tuple[dict, dict]:
+    """(key -> its figure, still open; key -> its PNG at the narrowest of :data:`FRAME_WIDTHS`).
+
+    Each figure is drawn at the wider widths first, as the twin always drew them, so its bytes
+    stay the same; those draws are not encoded (no palette, no compression: the slow part)."""
+    from spark_edu.plots import draw_for_png
+
+    figures, pngs = {}, {}
+    for key, params in params_by_key.items():
+        figures[key] = figure = render(**params)
+        for width in FRAME_WIDTHS[:-1]:
+            draw_for_png(figure, _dpi(figure, width))
+        pngs[key] = figure_png(figure, FRAME_WIDTHS[-1])
+    return figures, pngs
+
+
+def _unique(pngs: list[bytes]) -> tuple[list[bytes], list[int]]:
+    """(the distinct PNGs, frame number -> image number)."""
+    images, index, seen = [], [], {}
+    for png in pngs:
+        if png not in seen:
+            seen[png] = len(images)
+            images.append(png)
+        index.append(seen[png])
+    return images, index
 
 
 def _format(value) -> str:
@@ -149,28 +179,29 @@ class StaticTwin:
         # settings that ``render.same_figure`` maps to one key draw one figure (e.g. an option
         # that only matters while another control is on)
         same_figure = getattr(render, "same_figure", None)
-        drawn = {width: [] for width in FRAME_WIDTHS}  # each figure at every width, then closed
-        pngs: dict = {}
+        params_by_key, keys = {}, []  # one figure per key; frame number -> its key
         for combo in itertools.product(*(self.grid[n][0] for n in names)):
             params = dict(zip(names, combo))
             key = same_figure(**params) if same_figure else combo
-            if key not in pngs:
-                figure = render(**params)
-                # every width before closing: a closed figure draws differently
-                pngs[key] = [figure_png(figure, width) for width in FRAME_WIDTHS]
-                plt.close(figure)
-            for width, png in zip(FRAME_WIDTHS, pngs[key]):
-                drawn[width].append(png)
-        for width in FRAME_WIDTHS:
-            images, self.index = [], []  # unique PNGs; frame number -> image number
-            seen: dict[bytes, int] = {}
-            for png in drawn[width]:
-                if png not in seen:
-                    seen[png] = len(images)
-                    images.append(png)
-                self.index.append(seen[png])
+            params_by_key.setdefault(key, params)
+            keys.append(key)
+        # the widest width whose frames fit FRAME_BUDGET, else the narrowest. PNG bytes grow with
+        # the width, so the narrowest is encoded first: when even it is over the budget (the
+        # usual case) no frame is encoded at the other widths
+        with plt.rc_context({"figure.max_open_warning": 0}):
+            figures, narrowest = _narrowest_pngs(render, params_by_key)
+        try:
+            images, self.index = _unique([narrowest[k] for k in keys])
             if sum(map(len, images)) <= FRAME_BUDGET:
-                break
+                for width in FRAME_WIDTHS[:-1]:
+                    pngs = {k: figure_png(f, width) for k, f in figures.items()}
+                    wider, index = _unique([pngs[k] for k in keys])
+                    if sum(map(len, wider)) <= FRAME_BUDGET:
+                        images, self.index = wider, index
+                        break
+        finally:
+            for figure in figures.values():  # only now: a closed figure draws differently
+                plt.close(figure)
         self.images = images
         self.name = getattr(render, "__module__", "render").split(".")[-2]
 
