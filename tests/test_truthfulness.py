@@ -469,3 +469,15 @@ def test_truthfulqa_chapter_prints_zero_overlap_only_for_the_split_by_fact():
         assert r["by fact"]["n_distinct"] <= 2 * r["by fact"]["n_items"]  # two answers per held-out fact
     table = repr(truthfulqa.format_summary(result)).splitlines()
     assert len(table) == 2 + 4 and table[-1].split()[:4] == ["by", "fact", "transformer", "0.000"]
+
+
+def test_runs_in_worker_processes_give_the_same_results(tiny_results):
+    # the notebook runs the pairs (and the TruthfulQA-like seeds) two at a time
+    from spark_edu.chapters.truthfulness import experiments, truthfulqa
+
+    parallel = experiments.run(tiny_results.config, workers=2)
+    assert parallel.chosen == tiny_results.chosen
+    for key, probs in tiny_results.probs.items():
+        assert torch.equal(parallel.probs[key], probs)
+    one, two = (truthfulqa.run(seeds=(0, 1), n_train=120, n_test=40, steps=3, workers=w) for w in (1, 2))
+    assert one["summary"] == two["summary"]

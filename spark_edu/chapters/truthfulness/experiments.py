@@ -26,6 +26,7 @@ from spark_edu.chapters.truthfulness import statements
 from spark_edu.claims import CLAIMS, Measurement, claims_for
 from spark_edu.device import one_thread
 from spark_edu.display import Table
+from spark_edu.pool import job_pool
 from spark_edu.truthfulness.calibration import cross_fit_temperature, ece_interval
 from spark_edu.truthfulness.classifiers import (
     LogRegConfig,
@@ -115,19 +116,34 @@ def searches(config: TruthExperiment) -> dict:
     }
 
 
-def run(config: TruthExperiment = QUICK) -> TruthResults:
-    """Nested CV of every pair in ``config.pairs``: metrics, paired tests and calibration."""
-    data = {
+def _data(config: TruthExperiment) -> dict:
+    return {
         "LIAR-like": liar_like_statements(config.n, config.noise, config.balance, config.seed),
         "prototype-style": prototype_style_statements(config.n, config.seed),
     }
+
+
+def _nested(config: TruthExperiment, d_name: str, c_name: str):
+    """One (data, classifier) pair's nested CV, on one thread (a job of :func:`run`'s pool)."""
+    d, (make_fit, settings) = _data(config)[d_name], searches(config)[c_name]
+    with one_thread():
+        return nested_cross_val(
+            make_fit, settings, d.texts, d.labels, config.outer_folds, config.inner_folds, config.seed
+        )
+
+
+def run(config: TruthExperiment = QUICK, workers: int = 1) -> TruthResults:
+    """Nested CV of every pair in ``config.pairs``: metrics, paired tests and calibration.
+
+    ``workers``: pairs run at once, each in its own process on one thread (the results do not
+    depend on it)."""
+    data = _data(config)
     results = TruthResults(config, data, {}, {}, {}, {}, {}, {})
-    for d_name, c_name in config.pairs:
-        d, (make_fit, settings) = data[d_name], searches(config)[c_name]
-        with one_thread():
-            nested = nested_cross_val(
-                make_fit, settings, d.texts, d.labels, config.outer_folds, config.inner_folds, config.seed
-            )
+    with job_pool(workers) as pool:
+        jobs = {pair: pool.submit(_nested, config, *pair) for pair in config.pairs}
+        nested_by_pair = {pair: job.result() for pair, job in jobs.items()}
+    for (d_name, c_name), nested in nested_by_pair.items():
+        d = data[d_name]
         key = d_name, c_name
         results.probs[key], results.chosen[key] = nested.probs, nested.chosen
         results.tables[key] = metric_table(d.labels, nested.probs, 0.5, config.n_resamples, config.seed)

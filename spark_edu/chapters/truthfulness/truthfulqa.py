@@ -20,6 +20,7 @@ import torch
 from spark_edu.device import one_thread
 from spark_edu.display import Table
 from spark_edu.measure import mean_interval
+from spark_edu.pool import job_pool
 from spark_edu.truthfulness.classifiers import (
     TfidfLogisticRegression,
     TransformerClassifier,
@@ -93,9 +94,13 @@ def one_seed(seed: int, n_train: int = 750, n_test: int = 250, steps: int = 250)
     return out
 
 
-def run(seeds=(0, 1, 2, 3, 4), n_train: int = 750, n_test: int = 250, steps: int = 250) -> dict:
-    """:func:`one_seed` for each seed, and ``summary[split][classifier][metric] = (mean, low, high)``."""
-    per_seed = [one_seed(s, n_train, n_test, steps) for s in seeds]
+def run(seeds=(0, 1, 2, 3, 4), n_train: int = 750, n_test: int = 250, steps: int = 250, workers: int = 1) -> dict:
+    """:func:`one_seed` for each seed, and ``summary[split][classifier][metric] = (mean, low, high)``.
+
+    ``workers``: seeds run at once, each in its own process (the results do not depend on it)."""
+    with job_pool(workers) as pool:
+        jobs = [pool.submit(one_seed, s, n_train, n_test, steps) for s in seeds]
+        per_seed = [job.result() for job in jobs]
     summary = {
         split: {
             name: {m: mean_interval([r[split][name][m] for r in per_seed], 0.0, 1.0) for m in ("auc", "mc1")}
