@@ -50,8 +50,11 @@ def test_random_stability_needs_fewest_kept_and_largest_spread():
     steady, shaky = [1.0, 1.01, 0.99, 1.0, 1.02], [0.5, 1.5, 1.0, 2.0, 0.2]
     losses = {"dense": steady, "local60": steady, "block70": steady, "random80": shaky}
     assert judged(statements.random_stability(kept, losses)) == REPRODUCED
-    m = statements.random_stability(kept, {**losses, "dense": shaky, "random80": steady})
-    assert m.key == "modular.finding.random_stability" and judged(m) == DIFFERS and "dense's" in m.reason
+    m = statements.random_stability(kept, {**losses, "local60": shaky, "random80": steady})
+    assert m.key == "modular.finding.random_stability" and judged(m) == DIFFERS and "local60's" in m.reason
+    # the criterion compares the report's three patterns: a shakier dense model, shown beside, does not count
+    m = statements.random_stability(kept, {**losses, "dense": [v * 3 for v in shaky]})
+    assert judged(m) == REPRODUCED and "beside them dense" in m.reason and m.details["apart"]
     m = statements.random_stability({**kept, "block70": 0.1}, losses)  # random no longer keeps the fewest
     assert judged(m) == DIFFERS and "block70 keeps the fewest" in m.reason
     with pytest.raises(ValueError, match="5 seeds"):

@@ -172,8 +172,11 @@ def _balance(d) -> str:
 
 def _stability(d) -> str:
     kept = ", ".join(f"{p} {v:.0%}" for p, v in d["kept"].items() if p != "dense")
-    sd = ", ".join(f"{p} {s[0]:.3f}" for p, s in sorted(d["sd"].items(), key=lambda x: -x[1][0]))
-    return f"kept elements {kept}; SD of held-out loss over seeds {sd}"
+    sparse = sorted(((p, s) for p, s in d["sd"].items() if p != "dense"), key=lambda x: -x[1][0])
+    sd = ", ".join(f"{p} {s[0]:.3f} [{s[1]:.3f}, {s[2]:.3f}]" for p, s in sparse)
+    overlap = "" if d.get("apart") else " (the intervals overlap)"
+    dense = f"; dense, beside them, {d['sd']['dense'][0]:.3f}" if "dense" in d["sd"] else ""
+    return f"kept elements {kept}; SD of held-out loss over seeds {sd}{overlap}{dense}"
 
 
 _FRAGMENTS = {
