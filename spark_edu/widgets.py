@@ -145,7 +145,7 @@ def _narrowest_pngs(render, params_by_key: dict) -> tuple[dict, dict]:
     figures, pngs = {}, {}
     for key, params in params_by_key.items():
         figures[key] = figure = render(**params)
-        for width in FRAME_WIDTHS[:-1]:
+        for width in FRAME_WIDTHS[:-1]:  # drawn, not encoded
             draw_for_png(figure, _dpi(figure, width))
         pngs[key] = figure_png(figure, FRAME_WIDTHS[-1])
     return figures, pngs
@@ -163,9 +163,7 @@ def _unique(pngs: list[bytes]) -> tuple[list[bytes], list[int]]:
 
 
 def _format(value) -> str:
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 class StaticTwin:
