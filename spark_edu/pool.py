@@ -7,6 +7,8 @@ import contextlib
 import multiprocessing
 from concurrent.futures import Future, ProcessPoolExecutor
 
+from spark_edu.validation import check_positive_int
+
 
 class InProcess:
     """``submit`` runs the job at once in this process and returns its finished future."""
@@ -19,6 +21,7 @@ class InProcess:
 
 def job_pool(workers: int):
     """A context manager giving an object with ``submit(fn, *args) -> Future``."""
+    check_positive_int("workers", workers)
     if workers > 1:
         return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
     return contextlib.nullcontext(InProcess())
