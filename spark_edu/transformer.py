@@ -22,6 +22,9 @@ from spark_edu.attention.multihead import MultiHeadSelfAttention
 from spark_edu.validation import check_positive_int
 
 
+POSITIONS = ("learned", "rotary")
+
+
 @dataclass(frozen=True)
 class TransformerConfig:
     vocab_size: int = 32
@@ -32,6 +35,7 @@ class TransformerConfig:
     d_ff: int | None = None  # default 4 * d_model
     causal: bool = False
     out_dim: int | None = None  # size of the linear head on every position; None = no head
+    positions: str = "learned"  # "learned": absolute embeddings; "rotary": RoPE in every attention layer
 
     def __post_init__(self):
         check_positive_int("vocab_size", self.vocab_size)
@@ -41,6 +45,12 @@ class TransformerConfig:
         check_positive_int("max_len", self.max_len)
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})")
+        if self.positions not in POSITIONS:
+            raise ValueError(f"positions must be one of {POSITIONS}, got {self.positions!r}")
+
+    @property
+    def rotary(self) -> bool:
+        return self.positions == "rotary"
 
     @property
     def ff_width(self) -> int:
@@ -52,7 +62,7 @@ AttentionFactory = Callable[["TransformerConfig", int], nn.Module]
 
 def standard_attention(config: TransformerConfig, layer: int) -> nn.Module:
     """The default ``attention_factory``: multi-head softmax self-attention."""
-    return MultiHeadSelfAttention(config.d_model, config.n_heads, causal=config.causal)
+    return MultiHeadSelfAttention(config.d_model, config.n_heads, causal=config.causal, rotary=config.rotary)
 
 
 class Block(nn.Module):
@@ -76,14 +86,15 @@ class Transformer(nn.Module):
     """Embeddings, ``n_layers`` blocks, final LayerNorm and an optional per-position head.
 
     ``forward(tokens)`` takes int64 ids (B, T) and returns (B, T, out_dim) logits when
-    ``out_dim`` is set, else the hidden states (B, T, C).
+    ``out_dim`` is set, else the hidden states (B, T, C). With ``positions="rotary"`` there is
+    no position embedding: the attention layers rotate queries and keys instead.
     """
 
     def __init__(self, config: TransformerConfig, attention_factory: AttentionFactory = standard_attention):
         super().__init__()
         self.config = config
         self.tok_emb = nn.Embedding(config.vocab_size, config.d_model)
-        self.pos_emb = nn.Embedding(config.max_len, config.d_model)
+        self.pos_emb = None if config.rotary else nn.Embedding(config.max_len, config.d_model)
         self.blocks = nn.ModuleList(Block(config, attention_factory(config, i)) for i in range(config.n_layers))
         self.ln_f = nn.LayerNorm(config.d_model)
         self.head = nn.Linear(config.d_model, config.out_dim) if config.out_dim else None
@@ -99,8 +110,9 @@ class Transformer(nn.Module):
             raise ValueError(f"sequence length {T} exceeds max_len={self.config.max_len}")
         if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) >= self.config.vocab_size):
             raise ValueError(f"token ids must lie in [0, {self.config.vocab_size - 1}]")
-        positions = torch.arange(T, device=tokens.device)
-        x = self.tok_emb(tokens) + self.pos_emb(positions)  # (B, T, C)
+        x = self.tok_emb(tokens)  # (B, T, C)
+        if self.pos_emb is not None:
+            x = x + self.pos_emb(torch.arange(T, device=tokens.device))
         for block in self.blocks:
             x = block(x, mask)
         return self.ln_f(x)

@@ -20,12 +20,16 @@ from spark_edu.chapters.sparse_attention.fair_flops import elements, step_flops,
 from spark_edu.chapters.sparse_attention.fair_report import (
     accuracy_ratio,
     claims,
+    combine,
     cost_ratios,
     format_study_table,
+    judged_pair,
     study_table,
 )
 from spark_edu.chapters.sparse_attention.fair_resources import (
+    LEARNED_MODELS,
     MODELS,
+    ROPE_MODELS,
     TASKS,
     FairConfig,
     MaskedSelfAttention,
@@ -65,13 +69,25 @@ def test_dense_local_mask_is_the_sparse_layouts_band(config):
     assert all(torch.equal(block.attn.mask, band) for block in local.blocks)
 
 
-def test_models_share_parameter_count_and_initial_weights():
-    models = [build_model(name, TINY, seed=3) for name in MODELS]
+@pytest.mark.parametrize("family", [LEARNED_MODELS, ROPE_MODELS], ids=["learned", "rotary"])
+def test_models_share_parameter_count_and_initial_weights(family):
+    models = [build_model(name, TINY, seed=3) for name in family]
     assert len({count_parameters(m) for m in models}) == 1
     states = [m.state_dict() for m in models]
     assert all(torch.equal(states[0][k], s[k]) for s in states[1:] for k in states[0])
     tokens = torch.randint(0, TINY.vocab_size, (2, TINY.length))
     assert all(m(tokens).shape == (2, TINY.length, TINY.vocab_size) for m in models)
+    rotary = family == ROPE_MODELS
+    assert all((m.pos_emb is None) == rotary and all(b.attn.rotary == rotary for b in m.blocks) for m in models)
+
+
+@pytest.mark.parametrize("config", [TINY, ODD], ids=["T64", "T70"])
+def test_sparse_rope_agrees_with_dense_rope_under_the_sparse_layouts_mask(config):
+    """The sparse rotary model equals the dense rotary one computed with the layout as a mask."""
+    sparse, dense = build_model("sparse_rope", config, 0).double(), build_model("dense_rope", config, 0).double()
+    tokens = torch.randint(0, config.vocab_size, (2, config.length))
+    mask = sparse_layout(config).dense()
+    torch.testing.assert_close(sparse(tokens), dense(tokens, mask))
 
 
 @pytest.mark.parametrize("config", [TINY, ODD, FairConfig()], ids=["T64", "T70", "T1024"])
@@ -188,12 +204,12 @@ def test_run_study_writes_resumes_and_picks_the_rate_by_the_rule(monkeypatch, tm
     assert len(json.loads(path.read_text())["runs"]) == 4  # saved after every run
     resumed = True
     out = run_study(TINY_STUDY, path, resume=True, command="cmd")
-    pairs = len(TASKS) * len(MODELS)
+    pairs = len(TASKS) * len(LEARNED_MODELS)
     assert len(calls) == 5 + pairs * 3 - 4 and out["complete"] and len(out["runs"]) == pairs * 3
     saved = json.loads(path.read_text())
     assert saved["command"] == "cmd" and saved["coverage"]["long_range"]["in_band"] == 0.0
     for task in TASKS:
-        for model in MODELS:
+        for model in LEARNED_MODELS:
             sweep = [r for r in saved["runs"] if (r["task"], r["model"], r["seed"]) == (task, model, 0)]
             lr = saved["best_lr"][f"{task}/{model}"]
             assert lr == pick_lr(sweep) and any(r["seed"] == 1 and r["lr"] == lr for r in saved["runs"])
@@ -204,11 +220,11 @@ def test_run_study_writes_resumes_and_picks_the_rate_by_the_rule(monkeypatch, tm
         run_study(FairStudy(TINY, lrs=(1e-2,), steps=4), path, resume=True)
 
 
-def _study(runs, steps=20):
+def _study(runs, steps=20, models=LEARNED_MODELS):
     best = {}
     for r in runs:
         best.setdefault(f"{r['task']}/{r['model']}", r["lr"])  # the first run's rate
-    settings = {"tasks": list(TASKS), "models": list(MODELS), "seeds": [0, 1, 2], "target": 0.95, "steps": steps}
+    settings = {"tasks": list(TASKS), "models": list(models), "seeds": [0, 1, 2], "target": 0.95, "steps": steps}
     return {"study": settings | {"config": {"length": 1024, "vocab_size": 16}}, "best_lr": best, "runs": runs}
 
 
@@ -258,7 +274,7 @@ def test_table_ratios_and_claims_on_hand_made_records():
     unconverged += [_record("local", "dense", s, 3e-2, [0.06, 0.07]) for s in (0, 1, 2)]
     performance = claims(_study(unconverged), _cost())[2]
     assert performance.value is None and not performance.as_stated
-    assert "plain dense never reached 95%" in performance.reason
+    assert "dense never reached 95%" in performance.reason
     local_converged = [r for r in unconverged if (r["task"], r["model"]) != ("local", "dense_local")]
     local_converged += [_record("local", "dense_local", s, 1e-2, [0.06, 0.98]) for s in (0, 1, 2)]  # at step 10
     performance = claims(_study(local_converged), _cost())[2]  # dense_local is a side fact, not the baseline
@@ -266,6 +282,40 @@ def test_table_ratios_and_claims_on_hand_made_records():
     cost = _cost()
     cost["lengths"]["1024"]["dense"]["materialising_peak_mb"] = 30.0  # sparse 15 MB: half of it
     assert "stores the score matrix (30 MB): 0.50x" in claims(study, cost)[0].reason
+
+
+def test_combined_studies_are_judged_on_the_rotary_pair():
+    learned = [_record(t, m, s, 1e-2, [0.06, 0.07]) for t in TASKS for m in LEARNED_MODELS for s in (0, 1, 2)]
+    rope = []
+    for seed in (0, 1, 2):
+        rope.append(_record("local", "dense_rope", seed, 1e-2, [0.06, 0.97]))
+        rope.append(_record("local", "sparse_rope", seed, 1e-2, [0.06, 0.99]))
+        rope.append(_record("long_range", "dense_rope", seed, 1e-2, [0.06, 0.5, 0.98]))
+        rope.append(_record("long_range", "sparse_rope", seed, 1e-2, [0.06, 0.2, 0.2]))
+    study = combine(_study(learned), None, _study(rope, models=ROPE_MODELS))
+    assert study["study"]["models"] == list(MODELS) and len(study["runs"]) == len(learned) + len(rope)
+    cost = _cost()
+    assert judged_pair(study, cost) == ("sparse", "dense")  # the cost file has no rotary rows yet
+    rows = cost["lengths"]["1024"]
+    rows["dense_rope"] = dict(rows["dense"])
+    rows["sparse_rope"] = dict(rows["sparse"], time_ratio=0.6, memory_ratio=2.0)
+    assert judged_pair(study, cost) == ("sparse_rope", "dense_rope")
+    memory, time, performance = claims(study, cost)
+    assert memory.value == 2.0 and time.value == 0.6 and "learned-position sparse / dense 0.75x" in time.reason
+    assert performance.value == pytest.approx(0.99 / 0.97)
+    assert "sparse_rope 0.990 / dense_rope 0.970" in performance.reason
+    assert "long_range: sparse_rope / dense_rope 0.200 / 0.980 = 0.20 at step 20" in performance.reason
+    with pytest.raises(ValueError, match="'steps' differs"):
+        combine(_study(learned), _study(rope, steps=50, models=ROPE_MODELS))
+    with pytest.raises(ValueError, match="different models"):
+        combine(_study(learned), _study(learned))
+    assert combine(None, None) is None
+
+
+def test_cost_divides_each_model_by_its_dense_twin():
+    assert [fair_cost.baseline(m) for m in MODELS] == ["dense", "dense", "dense", "dense_rope", "dense_rope"]
+    with pytest.raises(ValueError, match="name must be one of"):
+        fair_cost.baseline("alibi")
 
 
 def test_accuracy_against_cost_figure_fits_the_column():
@@ -279,7 +329,7 @@ def test_accuracy_against_cost_figure_fits_the_column():
     from spark_edu.chapters.sparse_attention.figures import plot_accuracy_vs_cost
     from spark_edu.plots import DPI, MAX_WIDTH, png_bytes, tick_label_overlaps
 
-    runs = [_record(t, m, s, 1e-2, [0.06, 0.5, 0.97]) for t in TASKS for m in MODELS for s in (0, 1, 2)]
+    runs = [_record(t, m, s, 1e-2, [0.06, 0.5, 0.97]) for t in TASKS for m in LEARNED_MODELS for s in (0, 1, 2)]
     figure = plot_accuracy_vs_cost(_study(runs), _cost())
     assert len(figure.axes) == 4 and len(figure.axes[0].lines) == 3 * 3 + 2  # 3 seeds x 3 models, 2 guides
     dense, sparse = figure.axes[0].lines[0], figure.axes[0].lines[6]  # seconds: steps x the quiet step time
@@ -300,6 +350,8 @@ def test_cost_measurement_on_a_tiny_config():
     assert rows["dense"]["time_ratio"] == 1.0 and rows["dense"]["memory_ratio"] == 1.0
     assert all(row["peak_mb"] > 0 and row["median_ms"] > 0 for row in rows.values())
     assert rows["sparse"]["flops_ratio"] < 1 and rows["dense_local"]["flops_ratio"] == 1.0
+    assert rows["dense_rope"]["baseline"] == "dense_rope" and rows["dense_rope"]["time_ratio"] == 1.0
+    assert rows["sparse_rope"]["baseline"] == "dense_rope" and rows["sparse_rope"]["flops_ratio"] < 1
     assert cost["cores"] >= 1 and rows["dense"]["materialising_peak_mb"] > rows["dense"]["peak_mb"]  # stores T x T
 
 
@@ -313,6 +365,12 @@ def test_the_command_line_records_its_command(monkeypatch, tmp_path):
     )
     quick = json.loads((tmp_path / "fair_resources_quick.json").read_text())
     assert quick["study"]["steps"] == 20 and quick["command"].endswith("--fair-resources --quick --steps 20")
+    assert main(["run", "sparse_attention", "--fair-resources", "--rope", "--steps", "40", "--out", str(tmp_path)]) == 0
+    rope = json.loads((tmp_path / "fair_resources_rope_40steps.json").read_text())  # beside, not over, the study
+    assert rope["study"]["models"] == list(ROPE_MODELS) and rope["command"].endswith("--rope --steps 40")
+    assert fair_study.file_name(rope=True) == fair_study.ROPE_FILE and fair_study.file_name(quick=True, steps=9) == (
+        fair_study.QUICK_FILE
+    )
     real = fair_cost.measure_costs
     monkeypatch.setattr(fair_cost, "measure_costs", lambda **kw: real(TINY, **kw))
     argv = ["run", "sparse_attention", "--fair-cost", "--lengths", "64", "--rounds", "2", "--out", str(tmp_path)]

@@ -33,8 +33,8 @@ class BlockSparseSelfAttention(MultiHeadSelfAttention):
     them with the module, so ``.to(device)`` carries everything the layer holds.
     """
 
-    def __init__(self, d_model: int, n_heads: int, layout: BlockLayout):
-        super().__init__(d_model, n_heads)
+    def __init__(self, d_model: int, n_heads: int, layout: BlockLayout, rotary: bool = False):
+        super().__init__(d_model, n_heads, rotary=rotary)
         self.layout = layout
         self.plan = make_plan(layout)
 
@@ -57,9 +57,9 @@ class BlockSparseSelfAttention(MultiHeadSelfAttention):
 
 def block_sparse_factory(layout: BlockLayout):
     """An ``attention_factory`` for :class:`~spark_edu.transformer.Transformer` (any config
-    with ``d_model`` and ``n_heads``)."""
+    with ``d_model`` and ``n_heads``; rotary positions when the config asks for them)."""
 
     def factory(config, layer: int) -> BlockSparseSelfAttention:
-        return BlockSparseSelfAttention(config.d_model, config.n_heads, layout)
+        return BlockSparseSelfAttention(config.d_model, config.n_heads, layout, getattr(config, "rotary", False))
 
     return factory

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from spark_edu.attention.dense import attention
+from spark_edu.attention.rotary import rotary_angles, rotate
 from spark_edu.validation import check_input, check_positive_int
 
 
@@ -20,23 +21,30 @@ class MultiHeadSelfAttention(nn.Module):
 
     ``reference=True`` uses :func:`spark_edu.attention.attention` (readable, returns weights);
     the default uses ``F.scaled_dot_product_attention``; a test shows the two agree.
+    ``rotary=True`` rotates each head's queries and keys by their positions
+    (:mod:`spark_edu.attention.rotary`), so scores see only relative positions.
     """
 
-    def __init__(self, d_model: int, n_heads: int, causal: bool = False, reference: bool = False):
+    def __init__(self, d_model: int, n_heads: int, causal: bool = False, reference: bool = False, rotary: bool = False):
         super().__init__()
         check_positive_int("d_model", d_model)
         check_positive_int("n_heads", n_heads)
         if d_model % n_heads:
             raise ValueError(f"d_model ({d_model}) must be divisible by n_heads ({n_heads})")
-        self.n_heads, self.causal, self.reference = n_heads, causal, reference
+        if rotary and (d_model // n_heads) % 2:
+            raise ValueError(f"rotary needs an even head width, got d_model / n_heads = {d_model // n_heads}")
+        self.n_heads, self.causal, self.reference, self.rotary = n_heads, causal, reference, rotary
         self.qkv = nn.Linear(d_model, 3 * d_model, bias=False)
         self.out = nn.Linear(d_model, d_model)
 
     def split_heads(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(B, T, C) -> three (B, H, T, D) tensors q, k, v."""
+        """(B, T, C) -> three (B, H, T, D) tensors q, k, v (q and k rotated if ``rotary``)."""
         B, T, C = x.shape
-        q, k, v = self.qkv(x).split(C, dim=-1)  # each (B, T, C)
-        return tuple(t.view(B, T, self.n_heads, C // self.n_heads).transpose(1, 2) for t in (q, k, v))
+        q, k, v = (t.view(B, T, self.n_heads, C // self.n_heads).transpose(1, 2) for t in self.qkv(x).split(C, dim=-1))
+        if self.rotary:
+            angles = rotary_angles(T, C // self.n_heads, device=x.device)  # (T, D/2)
+            q, k = rotate(q, angles), rotate(k, angles)
+        return q, k, v
 
     def merge_heads(self, y: torch.Tensor) -> torch.Tensor:
         """(B, H, T, D) -> (B, T, C) through the output projection."""

@@ -116,6 +116,12 @@ def configure_fair(parser) -> None:
         help="train dense, local60, block70 and random80 on the T=128 lagged copy over 6 seeds and time one "
         "step of each (one thread); write pattern_seeds.json",
     )
+    parser.add_argument(
+        "--rope",
+        action="store_true",
+        help="with --fair-resources: the dense and sparse models with rotary positions instead "
+        "(written to fair_resources_rope.json)",
+    )
     parser.add_argument("--workers", type=positive_int, default=1, help="training runs at once (one thread each)")
     parser.add_argument("--resume", action="store_true", help="keep the runs already saved, train the rest")
     parser.add_argument(
@@ -161,11 +167,13 @@ def run_fair(args) -> int:
         print("wrote", path)
         return 0
     spec = fair_study.QUICK_STUDY if args.quick else fair_study.FairStudy()
+    if args.rope:
+        spec = dataclasses.replace(spec, models=fair_study.ROPE_STUDY.models)
     spec = dataclasses.replace(spec, steps=args.steps) if args.steps != fair_study.FairStudy.steps else spec
-    command = "python -m spark_edu run sparse_attention --fair-resources" + " --quick" * args.quick
-    command += f" --steps {spec.steps}" * (args.steps != fair_study.FairStudy.steps)
+    command = "python -m spark_edu run sparse_attention --fair-resources" + " --rope" * args.rope
+    command += " --quick" * args.quick + f" --steps {spec.steps}" * (args.steps != fair_study.FairStudy.steps)
     command += f" --workers {args.workers}" * (args.workers > 1)
-    path = args.out / (fair_study.QUICK_FILE if args.quick else fair_study.FAIR_RESOURCES)
+    path = args.out / fair_study.file_name(args.rope, args.quick, spec.steps)
     study = fair_study.run_study(spec, path, args.workers, args.resume, command, progress=print)
     print(f"{len(study['runs'])} runs in {study['seconds']:.0f} s; rates: {study['best_lr']}")
     print("wrote", path)
@@ -204,7 +212,8 @@ COMMANDS = {
             "--fair-resources: dense, dense with the sparse layout's band as a mask, and 80% block-sparse\n"
             "transformers on a local and a long-range lagged copy at T=1024: per (task, model) seed 0 at 3\n"
             "learning rates, the rate reaching 95% held-out accuracy soonest, then seeds 1 and 2 at it;\n"
-            "writes fair_resources.json after every run (--resume continues it).\n"
+            "writes fair_resources.json after every run (--resume continues it); with --rope the dense and\n"
+            "sparse models with rotary positions, written to fair_resources_rope.json.\n"
             "--fair-cost: one training step per model at each length, timed in paired rounds on one thread,\n"
             "peak memory and analytic FLOPs; writes fair_cost.json.\n"
             "--length-scaling: dense SDPA and a fixed-window (|i - j| <= 128) local pattern's kernels at\n"

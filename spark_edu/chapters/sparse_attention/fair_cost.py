@@ -6,7 +6,8 @@ Per length (default T = 1024 and 2048, the study's batch of 8, one thread):
   interleaved rounds (:func:`spark_edu.measure.paired_times`: all models back to back in every
   round, the order alternating); per model the per-round ratio ``t_model / t_dense`` as median
   and interquartile range (:func:`spark_edu.measure.paired_ratio` with the model as its
-  "baseline", so < 1 means faster than dense);
+  "baseline", so < 1 means faster than dense); the rotary models are divided by
+  ``dense_rope`` instead (:func:`baseline`), the dense model with the same positions;
 * **memory**: peak bytes allocated during one step above what was live before it
   (:func:`spark_edu.measure.peak_memory_bytes`): activations kept for backward and temporaries;
   weights, Adam state and dense_local's mask buffer live outside it, and the step frees the
@@ -27,7 +28,14 @@ import statistics
 import torch
 
 from spark_edu.chapters.sparse_attention.fair_flops import step_flops
-from spark_edu.chapters.sparse_attention.fair_resources import MODELS, FairConfig, build_model, loss, task_config
+from spark_edu.chapters.sparse_attention.fair_resources import (
+    MODELS,
+    ROPE_MODELS,
+    FairConfig,
+    build_model,
+    loss,
+    task_config,
+)
 from spark_edu.device import cpu_capability, threads
 from spark_edu.measure import paired_ratio, paired_times, peak_memory_bytes
 from spark_edu.tasks.lag_copy import make_batch
@@ -35,6 +43,13 @@ from spark_edu.train import TrainConfig, make_optimizer
 from spark_edu.validation import check_positive_int
 
 FAIR_COST = "fair_cost.json"  # the saved file's name in the chapter's data folder
+
+
+def baseline(name: str) -> str:
+    """The dense model ``name`` is divided by: ``dense_rope`` for the rotary models, else ``dense``."""
+    if name not in MODELS:
+        raise ValueError(f"name must be one of {MODELS}, got {name!r}")
+    return "dense_rope" if name in ROPE_MODELS else "dense"
 
 
 def training_step(name: str, config: FairConfig, batch: int):
@@ -93,16 +108,18 @@ def measure_costs(
             peaks = {name: peak_memory_bytes(step) for name, step in steps.items()}
             rows = {}
             for name in MODELS:
-                ratio = paired_ratio(times, name, "dense")  # t_name / t_dense per round
+                base = baseline(name)
+                ratio = paired_ratio(times, name, base)  # t_name / t_base per round
                 flops = step_flops(name, cfg, batch)
                 rows[name] = {
+                    "baseline": base,
                     "median_ms": 1e3 * statistics.median(times[name]),
                     "time_ratio": ratio.median,
                     "time_ratio_iqr": [ratio.q1, ratio.q3],
                     "peak_mb": peaks[name] / 2**20,
-                    "memory_ratio": peaks[name] / peaks["dense"],
+                    "memory_ratio": peaks[name] / peaks[base],
                     "flops": flops,
-                    "flops_ratio": flops["total"] / step_flops("dense", cfg, batch)["total"],
+                    "flops_ratio": flops["total"] / step_flops(base, cfg, batch)["total"],
                 }
             rows["dense"]["materialising_peak_mb"] = materialising_peak_mb(cfg, batch)
             out["lengths"][str(length)] = rows

@@ -7,9 +7,10 @@ elements, each costing ``2D`` in ``Q Kᵀ`` and ``2D`` in ``A V``:
     linear forward    = 2 · B · T · (n_layers · (4C² + 2 C F) + C V)      (QKV, output, MLP, head)
     one training step = 3 · forward                                        (backward ≈ 2 × forward)
 
-``E`` is what the kernel computes: ``T²`` for ``dense`` and for ``dense_local`` (SDPA with a
+``E`` is what the kernel computes: ``T²`` for ``dense`` (and ``dense_rope``) and for ``dense_local`` (SDPA with a
 mask still computes every score; it *keeps* only the band), and the elements of the kept tiles
-for ``sparse`` (the gathered kernel computes each kept tile whole). Softmax, LayerNorm,
+for ``sparse`` and ``sparse_rope`` (the gathered kernel computes each kept tile whole; the rotation's
+``O(T·D)`` is not counted). Softmax, LayerNorm,
 embeddings, the optimizer and the flash kernel's recomputation in backward are not counted.
 """
 
@@ -34,7 +35,7 @@ def elements(name: str, config: FairConfig) -> tuple[int, int]:
     if name not in MODELS:
         raise ValueError(f"name must be one of {MODELS}, got {name!r}")
     full = config.length * config.length
-    if name == "dense":
+    if name in ("dense", "dense_rope"):
         return full, full
     if name == "dense_local":
         return full, int(band_mask(config).sum())

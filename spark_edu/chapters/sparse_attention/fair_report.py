@@ -1,6 +1,7 @@
 """What the fair resource study measured: the chapter's table, the cost ratios, the re-judged row.
 
-From the saved study (:mod:`.fair_study`) and cost file (:mod:`.fair_cost`):
+From the saved studies (:mod:`.fair_study`; :func:`combine` joins the learned-position study and
+the rotary one, which share every setting but the models) and cost file (:mod:`.fair_cost`):
 
 * :func:`study_table`: per (task, model), at its chosen rate over the seeds: steps to the target
   accuracy, mean [95 % t-interval] (a censored run counts as its budget and the cell is a lower
@@ -10,7 +11,9 @@ From the saved study (:mod:`.fair_study`) and cost file (:mod:`.fair_cost`):
 * :func:`accuracy_ratio`: sparse / dense held-out accuracy per seed at the step by which every
   dense seed has reached the target (each run's last evaluation at or before it; a run that
   stopped at the target keeps that accuracy); None when dense never got there;
-* :func:`claims`: the ``modular.resources.*`` measurements, with reasons that state the setting.
+* :func:`claims`: the ``modular.resources.*`` measurements, with reasons that state the setting,
+  judged on the strongest pair the files hold (:func:`judged_pair`: the rotary models when
+  present, a dense baseline that learns the task, else the learned-position ones).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from __future__ import annotations
 import statistics
 
 from spark_edu.chapters.sparse_attention.fair_cost import FAIR_COST
-from spark_edu.chapters.sparse_attention.fair_study import FAIR_RESOURCES, load_study
+from spark_edu.chapters.sparse_attention.fair_study import FAIR_RESOURCES, ROPE_FILE, load_study
 from spark_edu.claims import Measurement
 from spark_edu.display import Table
 from spark_edu.measure import mean_interval
@@ -26,9 +29,44 @@ from spark_edu.results import data_dir
 
 
 def load_saved() -> tuple[dict | None, dict | None]:
-    """(study, cost) as saved in the chapter's data folder; None for a file not yet written."""
+    """(the two saved studies joined by :func:`combine`, cost) from the chapter's data folder;
+    None for a file not yet written."""
     folder = data_dir("sparse_attention")
-    return load_study(folder / FAIR_RESOURCES), load_study(folder / FAIR_COST)
+    study = combine(load_study(folder / FAIR_RESOURCES), load_study(folder / ROPE_FILE))
+    return study, load_study(folder / FAIR_COST)
+
+
+def combine(*studies: dict | None) -> dict | None:
+    """One study holding the models and runs of ``studies`` (the Nones left out); every setting
+    but ``models`` must agree (``ValueError`` naming the first that does not)."""
+    present = [s for s in studies if s is not None]
+    if not present:
+        return None
+    first = present[0]["study"]
+    for other in present[1:]:
+        for key in first:
+            if key != "models" and other["study"].get(key) != first[key]:
+                raise ValueError(f"studies must share every setting but models; {key!r} differs")
+    models = [m for s in present for m in s["study"]["models"]]
+    if len(set(models)) != len(models):
+        raise ValueError(f"studies must hold different models, got {models}")
+    return {
+        "study": {**first, "models": models},
+        "runs": [r for s in present for r in s["runs"]],
+        "best_lr": {k: v for s in present for k, v in s["best_lr"].items()},
+        "coverage": present[0].get("coverage"),
+        "complete": all(s.get("complete", False) for s in present),
+        "seconds": sum(s.get("seconds", 0.0) for s in present),
+        "commands": [{k: s.get(k) for k in ("command", "seconds", "workers")} for s in present],
+    }
+
+
+def judged_pair(study: dict, cost: dict) -> tuple[str, str]:
+    """(sparse, dense) model names the resource row is judged on: the rotary pair where the study
+    and the cost file both hold it, else the learned-position pair."""
+    rows = next(iter(cost["lengths"].values()))
+    rope = ("sparse_rope", "dense_rope")
+    return rope if set(rope) <= set(study["study"]["models"]) and set(rope) <= set(rows) else ("sparse", "dense")
 
 
 def final_runs(study: dict, task: str, model: str) -> list[dict]:
@@ -124,13 +162,11 @@ def accuracy_ratio(study: dict, task: str, candidate: str = "sparse", baseline: 
     }
 
 
-def _materialising(rows: dict) -> str:
+def _materialising(rows: dict, sparse: str) -> str:
     mb = rows["dense"].get("materialising_peak_mb")
     if mb is None:
         return ""
-    return (
-        f"; against dense attention that stores the score matrix ({mb:.0f} MB): {rows['sparse']['peak_mb'] / mb:.2f}x"
-    )
+    return f"; against dense attention that stores the score matrix ({mb:.0f} MB): {rows[sparse]['peak_mb'] / mb:.2f}x"
 
 
 def _steps_text(study: dict, task: str) -> str:
@@ -143,15 +179,24 @@ def _steps_text(study: dict, task: str) -> str:
     return ", ".join(parts)
 
 
+def _learned_pair(ratios: dict, key: str, sparse: str) -> str:
+    """The learned-position pair's ratio beside the judged rotary one (empty when it is the judged one)."""
+    if sparse == "sparse":
+        return ""
+    value = ratios["sparse"][key]
+    return f"; learned-position sparse / dense {value[0] if isinstance(value, tuple) else value:.2f}x"
+
+
 def claims(study: dict, cost: dict, length: int = 1024, task: str = "local") -> list[Measurement]:
     """``modular.resources.{memory, time, performance}`` from the fair study at ``length``.
 
-    Memory and time: sparse over dense for one training step (:mod:`.fair_cost`). Performance:
-    :func:`accuracy_ratio` on ``task`` (the other task's ratio in the reason) against plain dense;
-    not as stated when dense never reached the target (``dense_local``'s ratio is then given in the
-    reason: it computes densely but keeps fewer scores than the sparse layout, so it is no
-    stand-in for the report's dense model).
+    All three on :func:`judged_pair` (sparse over its dense twin). Memory and time: one training
+    step (:mod:`.fair_cost`). Performance: :func:`accuracy_ratio` on ``task`` (the other task's in
+    the reason); not as stated when the dense model never reached the target (``dense_local``'s
+    ratio is then given in the reason: it computes densely but keeps fewer scores than the sparse
+    layout, so it is no stand-in for the report's dense model).
     """
+    sparse, dense = judged_pair(study, cost)
     ratios = cost_ratios(cost, length)
     rows = cost["lengths"][str(length)]
     batch, threads = cost["batch"], cost["threads"]
@@ -160,35 +205,37 @@ def claims(study: dict, cost: dict, length: int = 1024, task: str = "local") -> 
     m = [
         Measurement(
             "modular.resources.memory",
-            ratios["sparse"]["memory"],
+            ratios[sparse]["memory"],
             reason=(
-                f"peak MB of {setting}: sparse {rows['sparse']['peak_mb']:.1f} / dense {rows['dense']['peak_mb']:.1f} "
-                f"(fused SDPA){_materialising(rows)}; "
+                f"peak MB of {setting}: {sparse} {rows[sparse]['peak_mb']:.1f} / {dense} {rows[dense]['peak_mb']:.1f} "
+                f"(fused SDPA){_materialising(rows, sparse)}{_learned_pair(ratios, 'memory', sparse)}; "
                 f"dense with the band mask {ratios['dense_local']['memory']:.2f}x; attention FLOPs "
-                f"{rows['sparse']['flops']['attention'] / rows['dense']['flops']['attention']:.2f}x"
+                f"{rows[sparse]['flops']['attention'] / rows[dense]['flops']['attention']:.2f}x"
             ),
         ),
         Measurement(
             "modular.resources.time",
-            ratios["sparse"]["time"][0],
-            *ratios["sparse"]["time"][1:],
+            *ratios[sparse]["time"],
             reason=(
-                f"{setting}, median [IQR] of {cost['rounds']} paired rounds: sparse "
-                f"{rows['sparse']['median_ms']:.0f} ms vs dense {rows['dense']['median_ms']:.0f} ms; "
-                f"total FLOPs {ratios['sparse']['flops']:.2f}x; "
-                f"dense with the band mask {ratios['dense_local']['time'][0]:.2f}x"
+                f"{setting}, median [IQR] of {cost['rounds']} paired rounds: {sparse} "
+                f"{rows[sparse]['median_ms']:.0f} ms vs {dense} {rows[dense]['median_ms']:.0f} ms; "
+                f"total FLOPs {ratios[sparse]['flops']:.2f}x{_learned_pair(ratios, 'time', sparse)}; "
+                f"dense with the band mask {ratios['dense_local']['time'][0]:.2f}x dense"
             ),
         ),
     ]
-    other = [t for t in study["study"]["tasks"] if t != task]
     extra = ""
-    for t in other:
-        r = accuracy_ratio(study, t)
-        extra += f"; {t}: " + (f"{r['ratio'][0]:.2f} at step {r['step']}" if r else "dense never reached it")
+    for t in [t for t in study["study"]["tasks"] if t != task]:
+        r = accuracy_ratio(study, t, sparse, dense)
+        extra += f"; {t}: " + (
+            f"{sparse} / {dense} {r['candidate']:.3f} / {r['baseline']:.3f} = {r['ratio'][0]:.2f} at step {r['step']}"
+            if r
+            else f"{dense} never reached it"
+        )
         extra += f" (steps: {_steps_text(study, t)})"
     where = f"{task} task, T={study['study']['config']['length']}, rates tuned per model"
     steps = f"steps to {target:.0%}: {_steps_text(study, task)}{extra}"
-    r = accuracy_ratio(study, task)
+    r = accuracy_ratio(study, task, sparse, dense)
     if r is None:
         side = (
             accuracy_ratio(study, task, baseline="dense_local") if "dense_local" in study["study"]["models"] else None
@@ -200,14 +247,14 @@ def claims(study: dict, cost: dict, length: int = 1024, task: str = "local") -> 
             else ""
         )
         reason = (
-            f"{where}: plain dense never reached {target:.0%} held-out accuracy in {study['study']['steps']} "
+            f"{where}: {dense} never reached {target:.0%} held-out accuracy in {study['study']['steps']} "
             f"steps, so there is no converged dense accuracy to divide by; {steps}{aside}"
         )
         m.append(Measurement("modular.resources.performance", None, as_stated=False, reason=reason))
         return m
     reason = (
-        f"{where}: sparse {r['candidate']:.3f} / dense {r['baseline']:.3f} held-out accuracy at step "
-        f"{r['step']}, where every dense seed has reached {target:.0%}, paired by seed; {steps}"
+        f"{where}: {sparse} {r['candidate']:.3f} / {dense} {r['baseline']:.3f} held-out accuracy at step "
+        f"{r['step']}, where every {dense} seed has reached {target:.0%}, paired by seed; {steps}"
     )
     m.append(Measurement("modular.resources.performance", *r["ratio"], reason=reason))
     return m

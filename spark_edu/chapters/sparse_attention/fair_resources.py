@@ -8,7 +8,10 @@ patterns are):
 * ``dense_local``: dense computation (SDPA with a boolean mask) restricted to the sparse
   layout's band, ``M[i, j] = 1 ⇔ |⌊i/b⌋ − ⌊j/b⌋| ≤ band``: the same locality prior, no saving;
 * ``sparse``: the 80 % block-sparse layout, band tiles first and then random ones
-  (:func:`~spark_edu.attention.masks.random_block_layout`), through the gathered kernel.
+  (:func:`~spark_edu.attention.masks.random_block_layout`), through the gathered kernel;
+* ``dense_rope``, ``sparse_rope``: ``dense`` and ``sparse`` with rotary positions
+  (:mod:`spark_edu.attention.rotary`) instead of learned absolute ones, so "attend ``lag``
+  back" is one relative offset for every query, the prior a modern dense baseline has.
 
 Tasks (:mod:`spark_edu.tasks.lag_copy`, target ``y_i = x_{i − lag}``; :func:`lag`):
 
@@ -37,7 +40,9 @@ from spark_edu.tasks.lag_copy import IGNORE, LagCopyConfig
 from spark_edu.transformer import Transformer, TransformerConfig
 from spark_edu.validation import check_positive_int, check_range
 
-MODELS = ("dense", "dense_local", "sparse")
+MODELS = ("dense", "dense_local", "sparse", "dense_rope", "sparse_rope")
+LEARNED_MODELS = MODELS[:3]  # learned absolute positions (the saved study's three)
+ROPE_MODELS = MODELS[3:]  # rotary positions
 TASKS = ("local", "long_range")
 
 
@@ -146,8 +151,9 @@ def build_model(name: str, config: FairConfig, seed: int) -> Transformer:
         n_layers=config.n_layers,
         max_len=config.length,
         out_dim=config.vocab_size,
+        positions="rotary" if name in ROPE_MODELS else "learned",
     )
-    if name == "dense":
+    if name in ("dense", "dense_rope"):
         factory = None
     elif name == "dense_local":
         mask = band_mask(config)

@@ -31,7 +31,9 @@ import torch
 
 from spark_edu.chapters.sparse_attention.fair_flops import step_flops
 from spark_edu.chapters.sparse_attention.fair_resources import (
+    LEARNED_MODELS,
     MODELS,
+    ROPE_MODELS,
     TASKS,
     FairConfig,
     build_model,
@@ -48,6 +50,7 @@ from spark_edu.transformer import count_parameters
 from spark_edu.validation import check_positive_int, check_range
 
 FAIR_RESOURCES = "fair_resources.json"  # the saved file's name in the chapter's data folder
+ROPE_FILE = "fair_resources_rope.json"  # the same study of the rotary-position models (--rope)
 QUICK_FILE = "fair_resources_quick.json"  # where --quick writes, so it never replaces the study
 HELD_OUT_SEED = 10_000  # the held-out batch's generator (training batches use the run's seed)
 
@@ -62,7 +65,7 @@ class FairStudy:
 
     config: FairConfig = FairConfig()
     tasks: tuple[str, ...] = TASKS
-    models: tuple[str, ...] = MODELS
+    models: tuple[str, ...] = LEARNED_MODELS
     lrs: tuple[float, ...] = (3e-3, 1e-2, 3e-2)
     seeds: tuple[int, ...] = (0, 1, 2)
     steps: int = 500  # budget per run
@@ -87,9 +90,20 @@ class FairStudy:
                 raise ValueError(f"{name} must be among {allowed}, got {values!r}")
 
 
+ROPE_STUDY = FairStudy(models=ROPE_MODELS)  # saved as ROPE_FILE
 QUICK_STUDY = FairStudy(
     FairConfig(length=128, block_size=8), lrs=(1e-2, 3e-2), seeds=(0, 1), steps=30, every=10, batch=4, n_test=8
 )
+
+
+def file_name(rope: bool = False, quick: bool = False, steps: int = FairStudy.steps) -> str:
+    """Where a study is saved: :data:`FAIR_RESOURCES`, :data:`ROPE_FILE` or :data:`QUICK_FILE`
+    (``_rope`` added for the rotary models), with ``_<steps>steps`` for a budget other than the
+    default, so a longer study never replaces the saved one."""
+    check_positive_int("steps", steps)
+    name = QUICK_FILE if quick else FAIR_RESOURCES
+    stem = name.removesuffix(".json") + "_rope" * rope + f"_{steps}steps" * (steps != FairStudy.steps and not quick)
+    return stem + ".json"
 
 
 def worst_case_seconds(spec: FairStudy, step_seconds: dict[str, float], eval_seconds: float) -> float:

@@ -169,7 +169,13 @@ def plot_tile_granularity(ax, rows):
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
 
 
-FAIR_STYLE = {"dense": COLORS["dense"], "dense_local": COLORS["fk"], "sparse": COLORS["sparse"]}
+FAIR_STYLE = {  # (colour, line style): rotary models dashed in their learned twin's colour
+    "dense": (COLORS["dense"], "-"),
+    "dense_local": (COLORS["fk"], "-"),
+    "sparse": (COLORS["sparse"], "-"),
+    "dense_rope": (COLORS["dense"], "--"),
+    "sparse_rope": (COLORS["sparse"], "--"),
+}
 
 
 def plot_accuracy_vs_cost(study: dict, cost: dict, tasks=None):
@@ -195,7 +201,8 @@ def plot_accuracy_vs_cost(study: dict, cost: dict, tasks=None):
                     per_step = step_seconds[model] if ax is row[0] else run["step_flops"]
                     xs = [p["step"] * per_step for p in run["curve"]]
                     ys = [p["accuracy"] for p in run["curve"]]
-                    ax.plot(xs, ys, color=FAIR_STYLE[model], linewidth=1, alpha=0.8, label=None if i else model)
+                    color, style = FAIR_STYLE[model]
+                    ax.plot(xs, ys, color=color, linestyle=style, linewidth=1, alpha=0.8, label=None if i else model)
             ax.axhline(study["study"]["target"], color="grey", linestyle="--", linewidth=0.8)
             ax.axhline(chance, color="grey", linestyle=":", linewidth=0.8)
             ax.set(xlabel=label, ylabel="held-out accuracy", ylim=(0, 1.02), title=task)
