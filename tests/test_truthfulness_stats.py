@@ -227,6 +227,25 @@ def test_ece_interval_contains_the_value():
     assert low < value < high
 
 
+def test_paired_ece_change_uses_the_same_resamples_and_a_no_change_is_exactly_zero():
+    y, a, _ = _scores(n=300)
+    p = torch.sigmoid(torch.tensor(a))
+    assert calibration.ece_change_interval(y, p, p, n_resamples=200) == (0.0, 0.0, 0.0)
+    q = calibration.apply_temperature(p, 2.0)
+    change, low, high = calibration.ece_change_interval(y, p, q, n_resamples=500, seed=3)
+    assert change == pytest.approx(metrics.expected_calibration_error(y, q) - metrics.expected_calibration_error(y, p))
+    assert low < change < high
+    # the same resampled rows for both: the paired differences, recomputed by hand
+    idx = torch.randint(300, (500, 300), generator=torch.Generator().manual_seed(3))
+    by_hand = [
+        metrics.expected_calibration_error(y[i], q[i]) - metrics.expected_calibration_error(y[i], p[i]) for i in idx
+    ]
+    expected = torch.quantile(torch.tensor(by_hand, dtype=torch.float64), torch.tensor([0.025, 0.975]).double())
+    assert (low, high) == pytest.approx(expected.tolist())
+    with pytest.raises(ValueError, match="probs must lie in"):
+        calibration.ece_change_interval(y, p, p + 2)
+
+
 # ----------------------------------------------------------------------------- nested CV
 class _MeanModel:
     """Predicts a shrunk mean label per first word: shrinkage α is the hyperparameter."""

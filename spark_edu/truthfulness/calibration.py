@@ -105,3 +105,19 @@ def ece_interval(labels, probs, n_bins: int = 10, n_resamples: int = 1000, seed:
     stats = _ece(y[idx], p[idx], n_bins)  # (R,)
     low, high = torch.quantile(stats, torch.tensor([0.025, 0.975], dtype=torch.float64)).tolist()
     return float(_ece(y, p, n_bins)), low, high
+
+
+def ece_change_interval(
+    labels, before, after, n_bins: int = 10, n_resamples: int = 1000, seed: int = 0
+) -> tuple[float, float, float]:
+    """(ECE(after) − ECE(before), low, high): the change with a 95% percentile-bootstrap interval
+    in which both ECEs are computed on the *same* resampled statements (a paired bootstrap), so
+    the spread they share, and the upward bias of a resampled ECE that both carry, cancel."""
+    y, p_before = _check_probs(labels, before)
+    _, p_after = _check_probs(labels, after)
+    check_positive_int("n_bins", n_bins)
+    check_positive_int("n_resamples", n_resamples, minimum=2)
+    idx = torch.randint(len(y), (n_resamples, len(y)), generator=torch.Generator().manual_seed(seed))  # (R, N)
+    stats = _ece(y[idx], p_after[idx], n_bins) - _ece(y[idx], p_before[idx], n_bins)  # (R,)
+    low, high = torch.quantile(stats, torch.tensor([0.025, 0.975], dtype=torch.float64)).tolist()
+    return float(_ece(y, p_after, n_bins) - _ece(y, p_before, n_bins)), low, high

@@ -27,7 +27,7 @@ from spark_edu.claims import CLAIMS, Measurement, claims_for
 from spark_edu.device import one_thread
 from spark_edu.display import Table
 from spark_edu.pool import job_pool
-from spark_edu.truthfulness.calibration import cross_fit_temperature, ece_interval
+from spark_edu.truthfulness.calibration import cross_fit_temperature, ece_change_interval, ece_interval
 from spark_edu.truthfulness.classifiers import (
     LogRegConfig,
     TfidfLogisticRegression,
@@ -92,7 +92,7 @@ class TruthResults:
     chosen: dict  # (data name, classifier name) -> the setting each outer fold chose
     calibrated: dict  # (data name, classifier name) -> cross-fitted temperature-scaled P(true)
     temperatures: dict  # (data name, classifier name) -> the T of each calibration fold
-    ece: dict  # (data name, classifier name) -> {"before": (v, lo, hi), "after": (v, lo, hi)}
+    ece: dict  # (data name, classifier name) -> {"before", "after", "change": (v, lo, hi)}
     paired: dict = field(default_factory=dict)  # data name -> (DeLongResult, McNemarResult), LR vs transformer
 
     @property
@@ -152,6 +152,7 @@ def run(config: TruthExperiment = QUICK, workers: int = 1) -> TruthResults:
         results.ece[key] = {
             "before": ece_interval(d.labels, nested.probs, 10, config.n_resamples, config.seed),
             "after": ece_interval(d.labels, calibrated, 10, config.n_resamples, config.seed),
+            "change": ece_change_interval(d.labels, nested.probs, calibrated, 10, config.n_resamples, config.seed),
         }
     for d_name, d in data.items():
         a, b = (d_name, "logistic regression"), (d_name, "transformer")
@@ -183,14 +184,15 @@ def format_tables(results: TruthResults) -> Table:
 
 
 def format_calibration(results: TruthResults) -> Table:
-    """Per (data, classifier): the range of the fitted temperatures and the ECE [95% interval]
-    before and after the cross-fitted temperature scaling."""
+    """Per (data, classifier): the range of the fitted temperatures, the ECE [95% interval] before
+    and after the cross-fitted temperature scaling, and the paired change after − before."""
     rows = []
     for (d_name, c_name), ece in results.ece.items():
         temps = results.temperatures[d_name, c_name]
-        rows.append([d_name, c_name, (min(temps), max(temps)), tuple(ece["before"]), tuple(ece["after"])])
-    columns = ["data", "classifier", "temperature T", "ECE before", "ECE after"]
-    return Table(rows, columns, {"temperature T": ".2f", "ECE before": ".3f", "ECE after": ".3f"})
+        rows.append([d_name, c_name, (min(temps), max(temps))] + [tuple(ece[k]) for k in ("before", "after", "change")])
+    columns = ["data", "classifier", "temperature T", "ECE before", "ECE after", "change (paired)"]
+    formats = {"temperature T": ".2f", "ECE before": ".3f", "ECE after": ".3f", "change (paired)": "+.3f"}
+    return Table(rows, columns, formats)
 
 
 def measurements(results: TruthResults) -> list[Measurement]:
