@@ -159,7 +159,7 @@ def run_fair(args) -> int:
         for length, rows in cost["lengths"].items():
             for name, row in rows.items():
                 print(
-                    f"T={length} {name:<12} {row['median_ms']:7.1f} ms ({row['time_ratio']:.2f}x dense), "
+                    f"T={length} {name:<12} {row['median_ms']:7.1f} ms ({row['time_ratio']:.2f}x {row['baseline']}), "
                     f"{row['peak_mb']:7.1f} MB ({row['memory_ratio']:.2f}x), FLOPs {row['flops_ratio']:.2f}x"
                 )
         print(f"{cost['threads']} thread(s), load average {cost['load_average']}")

@@ -95,7 +95,7 @@ def render(kind: str = "local", sparsity: float = 0.7, window: int = 4, block_si
             )
     mask = masks.dense_mask(example_pattern(kind, length, block_size, sparsity, window), length)
     s_e, s_b = masks.element_sparsity(mask), masks.block_sparsity(mask, block_size)
-    fig, axes = subplots(1, 2, width=3.6, height=3.2)
+    fig, axes = subplots(1, 2, width=3.6, height=2.9)
     draw_pattern(axes[0, 0], mask, block_size, f"{kind}, L={length}, block {block_size}")
     ax = axes[0, 1]
     bars = {"element\nsparsity": s_e, "block\nsparsity": s_b}
@@ -184,18 +184,17 @@ def plot_accuracy_vs_cost(study: dict, cost: dict, tasks=None):
     steps × the model's quiet one-thread step time from ``cost`` (:mod:`.fair_cost`), not the
     study's own clock, which ran beside other jobs."""
     from spark_edu.chapters.sparse_attention.fair_report import final_runs
-    from spark_edu.plots import MAX_WIDTH
 
     length = str(study["study"]["config"]["length"])
     if length not in cost["lengths"]:
         raise ValueError(f"cost must hold the study's length {length}, has {sorted(cost['lengths'])}")
     step_seconds = {name: row["median_ms"] / 1e3 for name, row in cost["lengths"][length].items()}
     tasks = list(study["study"]["tasks"] if tasks is None else tasks)
-    fig, axes = subplots(len(tasks), 2, width=MAX_WIDTH / 2 - 0.3, height=2.0)  # tight box: labels outside
+    fig, axes = subplots(len(tasks), 2, width=3.2, height=1.5, sharex="col", sharey=True)
     chance = 1 / study["study"]["config"]["vocab_size"]
     labels = (f"training seconds (one thread, T = {length})", "training FLOPs")
     for row, task in zip(axes, tasks):
-        for ax, label in zip(row, labels):
+        for ax in row:
             for model in study["study"]["models"]:
                 for i, run in enumerate(final_runs(study, task, model)):
                     per_step = step_seconds[model] if ax is row[0] else run["step_flops"]
@@ -205,6 +204,9 @@ def plot_accuracy_vs_cost(study: dict, cost: dict, tasks=None):
                     ax.plot(xs, ys, color=color, linestyle=style, linewidth=1, alpha=0.8, label=None if i else model)
             ax.axhline(study["study"]["target"], color="grey", linestyle="--", linewidth=0.8)
             ax.axhline(chance, color="grey", linestyle=":", linewidth=0.8)
-            ax.set(xlabel=label, ylabel="held-out accuracy", ylim=(0, 1.02), title=task)
+            ax.set(ylim=(0, 1.02))
+        row[0].set_ylabel(f"{task}\nheld-out accuracy")
+    for ax, label in zip(axes[-1], labels):  # shared x axes: labelled once, at the bottom
+        ax.set_xlabel(label)
     axes[0, 0].legend(fontsize=8, loc="best")
     return fig
