@@ -22,7 +22,7 @@ import math
 
 import torch
 
-from spark_edu.truthfulness.metrics import _ece, check_labels
+from spark_edu.truthfulness.metrics import _ece, check_labels, resample_rows
 from spark_edu.validation import check_positive_int
 
 #: clip probabilities away from 0 and 1 before taking logits (a hard 0/1 has an infinite logit)
@@ -96,15 +96,18 @@ def cross_fit_temperature(labels, probs, n_folds: int = 5, seed: int = 0) -> tup
     return out, temperatures
 
 
+def _percentiles(stats: torch.Tensor) -> tuple[float, float]:
+    """The 2.5th and 97.5th percentiles of bootstrap statistics (R,)."""
+    low, high = torch.quantile(stats, torch.tensor([0.025, 0.975], dtype=torch.float64)).tolist()
+    return low, high
+
+
 def ece_interval(labels, probs, n_bins: int = 10, n_resamples: int = 1000, seed: int = 0) -> tuple[float, float, float]:
     """(ECE, low, high): eq-truth-ece with a 95% percentile-bootstrap interval over the statements."""
     y, p = _check_probs(labels, probs)
     check_positive_int("n_bins", n_bins)
-    check_positive_int("n_resamples", n_resamples, minimum=2)
-    idx = torch.randint(len(y), (n_resamples, len(y)), generator=torch.Generator().manual_seed(seed))  # (R, N)
-    stats = _ece(y[idx], p[idx], n_bins)  # (R,)
-    low, high = torch.quantile(stats, torch.tensor([0.025, 0.975], dtype=torch.float64)).tolist()
-    return float(_ece(y, p, n_bins)), low, high
+    idx = resample_rows(len(y), n_resamples, seed)  # (R, N)
+    return float(_ece(y, p, n_bins)), *_percentiles(_ece(y[idx], p[idx], n_bins))
 
 
 def ece_change_interval(
@@ -116,8 +119,6 @@ def ece_change_interval(
     y, p_before = _check_probs(labels, before)
     _, p_after = _check_probs(labels, after)
     check_positive_int("n_bins", n_bins)
-    check_positive_int("n_resamples", n_resamples, minimum=2)
-    idx = torch.randint(len(y), (n_resamples, len(y)), generator=torch.Generator().manual_seed(seed))  # (R, N)
+    idx = resample_rows(len(y), n_resamples, seed)  # (R, N)
     stats = _ece(y[idx], p_after[idx], n_bins) - _ece(y[idx], p_before[idx], n_bins)  # (R,)
-    low, high = torch.quantile(stats, torch.tensor([0.025, 0.975], dtype=torch.float64)).tolist()
-    return float(_ece(y, p_after, n_bins) - _ece(y, p_before, n_bins)), low, high
+    return float(_ece(y, p_after, n_bins) - _ece(y, p_before, n_bins)), *_percentiles(stats)

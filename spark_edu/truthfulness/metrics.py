@@ -208,6 +208,13 @@ METRICS: dict[str, Callable] = {
 }
 
 
+def resample_rows(n: int, n_resamples: int, seed: int = 0) -> torch.Tensor:
+    """(R, N) row indices drawn with replacement, one bootstrap resample per row (generator ``seed``):
+    every bootstrap of this package draws its resamples here, so equal seeds give equal resamples."""
+    check_positive_int("n_resamples", n_resamples, minimum=2)
+    return torch.randint(n, (n_resamples, n), generator=torch.Generator().manual_seed(seed))
+
+
 def bootstrap_ci(
     labels,
     scores,
@@ -221,12 +228,10 @@ def bootstrap_ci(
     y, s = check_labels(labels, scores)
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {sorted(METRICS)}, got {metric!r}")
-    check_positive_int("n_resamples", n_resamples, minimum=2)
     check_range("level", level, 0.0, 1.0, low_inclusive=False, high_inclusive=False)
     fn = METRICS[metric]
     value = float(fn(y, s, threshold))
-    g = torch.Generator().manual_seed(seed)
-    idx = torch.randint(len(y), (n_resamples, len(y)), generator=g)  # (R, N) resampled rows
+    idx = resample_rows(len(y), n_resamples, seed)  # (R, N) resampled rows
     stats = fn(y[idx], s[idx], threshold)  # (R,)
     q = torch.tensor([(1 - level) / 2, (1 + level) / 2], dtype=torch.float64)
     low, high = torch.nanquantile(stats, q).tolist()

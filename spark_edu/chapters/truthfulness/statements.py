@@ -21,7 +21,7 @@ import torch
 
 from spark_edu.claims import Measurement
 from spark_edu.device import one_thread
-from spark_edu.truthfulness.metrics import METRICS, check_labels
+from spark_edu.truthfulness.metrics import METRICS, check_labels, resample_rows
 
 KEY = "modular.truth.threshold_consistency"
 THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7)
@@ -40,7 +40,7 @@ def threshold_accuracies(
     y, s = check_labels(labels, probs)
     accuracy = METRICS["accuracy"]
     with one_thread():
-        idx = torch.randint(len(y), (n_resamples, len(y)), generator=torch.Generator().manual_seed(seed))  # (R, N)
+        idx = resample_rows(len(y), n_resamples, seed)  # (R, N)
         y_r, s_r = y[idx], s[idx]  # (R, N) resampled rows
         q = torch.tensor([0.025, 0.975], dtype=torch.float64)
         on_resamples = {t: accuracy(y_r, s_r, t).double() for t in {*thresholds, REFERENCE}}  # τ -> (R,)
