@@ -368,6 +368,8 @@ def test_the_command_line_records_its_command(monkeypatch, tmp_path):
     assert main(["run", "sparse_attention", "--fair-resources", "--rope", "--steps", "40", "--out", str(tmp_path)]) == 0
     rope = json.loads((tmp_path / "fair_resources_rope_40steps.json").read_text())  # beside, not over, the study
     assert rope["study"]["models"] == list(ROPE_MODELS) and rope["command"].endswith("--rope --steps 40")
+    with pytest.raises(ValueError, match="steps"):
+        fair_study.file_name(steps=0)
     assert fair_study.file_name(rope=True) == fair_study.ROPE_FILE and fair_study.file_name(quick=True, steps=9) == (
         fair_study.QUICK_FILE
     )

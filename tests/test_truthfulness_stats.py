@@ -227,6 +227,14 @@ def test_ece_interval_contains_the_value():
     assert low < value < high
 
 
+def test_resample_rows_are_seeded_and_refuse_fewer_than_two():
+    idx = metrics.resample_rows(7, 5, seed=2)
+    assert idx.shape == (5, 7) and int(idx.min()) >= 0 and int(idx.max()) < 7
+    assert torch.equal(idx, metrics.resample_rows(7, 5, seed=2))
+    with pytest.raises(ValueError, match="n_resamples"):
+        metrics.resample_rows(7, 1)
+
+
 def test_paired_ece_change_uses_the_same_resamples_and_a_no_change_is_exactly_zero():
     y, a, _ = _scores(n=300)
     p = torch.sigmoid(torch.tensor(a))
