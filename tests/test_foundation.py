@@ -14,7 +14,7 @@ from spark_edu.chapters.attention_from_scratch.figures import render
 from spark_edu.measure import peak_memory_bytes, time_it
 from spark_edu.train import TrainConfig, make_optimizer, train
 from spark_edu.transformer import Transformer, TransformerConfig, count_parameters
-from spark_edu.validation import check_range
+from spark_edu.validation import all_finite, check_finite, check_range
 
 matplotlib.use("Agg")
 
@@ -59,6 +59,25 @@ def _regression_problem():
         return x, x @ w_true
 
     return make_batch, lambda model, batch: torch.nn.functional.mse_loss(model(batch[0]), batch[1])
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_all_finite_agrees_with_isfinite_entry_by_entry(dtype):
+    top = torch.finfo(dtype).max
+    cases = [
+        torch.randn(3, 5, dtype=dtype),
+        torch.full((4,), top / 2, dtype=dtype),  # finite entries whose sum overflows to +inf
+        torch.tensor([top, -top, top], dtype=dtype),
+        torch.tensor([1.0, float("nan")], dtype=dtype),
+        torch.tensor([float("inf"), -float("inf")], dtype=dtype),  # the sum is NaN
+        torch.tensor([-float("inf"), 2.0], dtype=dtype),
+        torch.empty(0, dtype=dtype),
+    ]
+    for x in cases:
+        assert all_finite(x) == bool(torch.isfinite(x).all()), x
+    with pytest.raises(ValueError, match="x contains NaN"):
+        check_finite("x", cases[3])
+    check_finite("x", cases[1])  # overflowing sum, finite entries: accepted
 
 
 def test_train_reduces_loss_and_is_deterministic():

@@ -11,7 +11,7 @@ from spark_edu.attention.flex import available as flex_available
 from spark_edu.attention.flex import flex_block_mask, flex_sparse_attention
 from spark_edu.attention.gathered import gathered_block_attention, make_plan
 from spark_edu.attention.grouped import grouped_block_attention, make_groups
-from spark_edu.attention.window import sliding_window_attention
+from spark_edu.attention.window import band_bias, sliding_window_attention
 
 needs_flex = pytest.mark.skipif(not flex_available(), reason="FlexAttention needs torch >= 2.5")
 BLOCK = 16
@@ -208,6 +208,48 @@ def test_band_kernel_matches_the_oracle(length, window):
         torch.testing.assert_close(g, rg, atol=1e-10, rtol=1e-10)
 
 
+@pytest.mark.parametrize("length", LENGTHS)
+def test_band_kernel_reuses_its_bias(length):
+    q, k, v = qkv(length, grad=True)
+    bias = band_bias(length, 7, BLOCK, q.device, q.dtype)
+    assert bias.shape == (-(-length // BLOCK), BLOCK, BLOCK + 14)
+    assert set(bias.unique().tolist()) == {0.0, float("-inf")}
+    out = sliding_window_attention(q, k, v, 7, BLOCK, bias)
+    fresh = sliding_window_attention(q, k, v, 7, BLOCK)
+    torch.testing.assert_close(out, fresh, atol=0, rtol=0)
+    grads = torch.autograd.grad(out.sum(), (q, k, v))
+    for g, fg in zip(grads, torch.autograd.grad(fresh.sum(), (q, k, v))):
+        torch.testing.assert_close(g, fg, atol=0, rtol=0)
+    with pytest.raises(ValueError, match="bias must be band_bias"):
+        sliding_window_attention(q, k, v, 6, BLOCK, bias)  # built for another window
+    with pytest.raises(ValueError, match="bias must be band_bias"):
+        sliding_window_attention(q, k, v, 7, BLOCK, bias.float())  # another dtype
+
+
+def test_gathered_plan_masks_are_additive():
+    layout = BlockLayout.from_predicate(masks.sliding_window(5), 70, 70, BLOCK)
+    plan = make_plan(layout, dtype=torch.float64)
+    partial = [tile for tile in plan if tile.mask is not None]
+    assert partial and all(tile.mask.dtype == torch.float64 for tile in partial)
+    for tile in partial:
+        allowed = layout.tile_mask(torch.arange(tile.start, tile.stop)[:, None], tile.keys[None, :])
+        assert torch.equal(tile.mask == 0, allowed) and torch.equal(tile.mask == float("-inf"), ~allowed)
+
+
+@needs_flex
+def test_benchmark_gives_own_kernels_a_paired_ratio_to_flex():
+    from spark_edu.chapters.sparse_attention import bench, bench_table
+
+    config = bench.BenchConfig(
+        lengths=(96,), patterns=("block70",), paths=("sdpa", "gathered", "flex"), block_size=32, repeats=3, memory=False
+    )
+    rows = {r.path: r for r in bench.run(config)}
+    assert rows["flex"].flex_ratio is None and rows["sdpa"].flex_ratio is None
+    own = rows["gathered"]
+    assert own.flex_q1 <= own.flex_ratio <= own.flex_q3
+    assert f"{own.flex_ratio:.2f}x ({own.flex_q1:.2f}–{own.flex_q3:.2f})" in bench_table.markdown(list(rows.values()))
+
+
 def test_readable_kernel_passes_gradcheck():
     q, k, v = [t.detach()[:1, :1, :24, :4].requires_grad_() for t in qkv(24)]  # two tiles, one partial
     layout = BlockLayout.from_predicate(masks.sliding_window(5), 24, 24, BLOCK)
@@ -322,7 +364,7 @@ def test_kernels_reject_bad_input():
 
 
 def test_benchmark_rows_ratios_and_csv_round_trip(tmp_path):
-    from spark_edu.chapters.sparse_attention import bench
+    from spark_edu.chapters.sparse_attention import bench, bench_table
 
     config = bench.BenchConfig(
         lengths=(96,),
@@ -343,10 +385,11 @@ def test_benchmark_rows_ratios_and_csv_round_trip(tmp_path):
         own = 96 / min(96, 32 + 2 * window) if r.path == "band" else r.bound  # the band's work bound
         assert r.path_bound == pytest.approx(own)
         assert r.bound == pytest.approx(1 / (1 - r.block_sparsity), rel=1e-3)
-    assert "| 96 | block70 |" in bench.markdown(rows)
+    assert all(r.flex_ratio is None for r in rows)  # flex was not timed: no paired ratio to it
+    assert "| 96 | block70 |" in bench_table.markdown(rows)
     path = tmp_path / "rows.csv"
-    bench.write_csv(rows, str(path))
-    again = bench.read_csv(str(path))
+    bench_table.write_csv(rows, str(path))
+    again = bench_table.read_csv(str(path))
     assert [(r.pattern, r.path) for r in again] == [(r.pattern, r.path) for r in rows]
     assert again[0].ratio == pytest.approx(rows[0].ratio, rel=1e-5)
     with pytest.raises(ValueError, match="unknown"):

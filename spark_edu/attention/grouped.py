@@ -24,6 +24,7 @@ import torch.nn.functional as F
 
 from spark_edu.attention.blocks import BlockLayout
 from spark_edu.attention.dense import _check_qkv
+from spark_edu.attention.masks import additive_mask
 
 
 @dataclass(frozen=True)
@@ -34,10 +35,6 @@ class TileGroup:
     keys: torch.Tensor  # (G·m,) key positions, m = n·b (or fewer at the edge) per tile
     tiles: int  # G
     mask: torch.Tensor | None  # (G, r, m) float, 0 where kept and −∞ where not; None if all full
-
-
-def _float_mask(allowed: torch.Tensor) -> torch.Tensor:
-    return torch.zeros(allowed.shape).masked_fill_(~allowed, float("-inf"))
 
 
 def make_groups(layout: BlockLayout, device=None, dtype=torch.float32) -> list[TileGroup]:
@@ -59,7 +56,7 @@ def make_groups(layout: BlockLayout, device=None, dtype=torch.float32) -> list[T
         keys = torch.stack([k for _, k, _ in members])  # (G, m)
         mask = None
         if not all(full for _, _, full in members):
-            mask = _float_mask(layout.tile_mask(queries[:, :, None], keys[:, None, :])).to(device, dtype)  # (G, r, m)
+            mask = additive_mask(layout.tile_mask(queries[:, :, None], keys[:, None, :]), dtype).to(device)  # (G, r, m)
         groups.append(TileGroup(queries.flatten().to(device), keys.flatten().to(device), len(members), mask))
     return groups
 
@@ -80,10 +77,10 @@ def grouped_block_attention(
     q4, k4, v4 = (x.reshape(-1, *x.shape[-2:]) for x in (q, k, v))  # (N, T, D), N = prod(lead)
     out = q4.new_zeros(q4.shape[:-1] + (v.shape[-1],))  # (N, T, Dv); rows no group covers stay 0
     for group in groups:
-        q_g = q4.index_select(-2, group.queries).unflatten(-2, (group.tiles, -1))  # (N, G, r, D)
-        k_g = k4.index_select(-2, group.keys).unflatten(-2, (group.tiles, -1))  # (N, G, m, D)
-        v_g = v4.index_select(-2, group.keys).unflatten(-2, (group.tiles, -1))  # (N, G, m, Dv)
+        q_g = q4[:, group.queries].unflatten(-2, (group.tiles, -1))  # (N, G, r, D)
+        k_g = k4[:, group.keys].unflatten(-2, (group.tiles, -1))  # (N, G, m, D)
+        v_g = v4[:, group.keys].unflatten(-2, (group.tiles, -1))  # (N, G, m, Dv)
         mask = None if group.mask is None else group.mask.to(q.dtype)  # (G, r, m)
         out_g = F.scaled_dot_product_attention(q_g, k_g, v_g, attn_mask=mask)  # (N, G, r, Dv)
-        out = out.index_copy(-2, group.queries, out_g.flatten(-3, -2))  # (N, T, Dv)
+        out[:, group.queries] = out_g.flatten(-3, -2)  # (N, G·r, Dv) into their rows
     return out.reshape(*lead, *out.shape[-2:])  # (..., T, Dv)

@@ -75,6 +75,15 @@ def dense_mask(predicate: MaskPredicate, q_len: int, kv_len: int | None = None, 
 # the dense mask, the block layout and FlexAttention alike (as in attention-gym).
 
 
+def additive_mask(allowed: torch.Tensor, dtype=torch.float32) -> torch.Tensor:
+    """``log M``: 0 where ``allowed`` and −∞ where not, the form SDPA adds to the scores.
+
+    Built once and passed as a float ``attn_mask``, it spares SDPA converting a boolean
+    mask on every call.
+    """
+    return torch.zeros(allowed.shape, dtype=dtype, device=allowed.device).masked_fill_(~allowed, float("-inf"))
+
+
 def sliding_window(window: int) -> MaskPredicate:
     """``M[i, j] = 1 ⇔ |i − j| ≤ w``: a local band of half-width ``w`` (Beltagy et al., 2020)."""
     check_positive_int("window", window)

@@ -7,17 +7,18 @@ grouped), the band kernel (local patterns), and compiled FlexAttention with a ``
 It reports each path's
 ratio to dense SDPA (>1 = faster) as the median of the per-round ratios with its
 interquartile range, the kernel's own work bound (:func:`work_bound`), the fraction of that
-bound reached, and peak memory (:func:`spark_edu.measure.peak_memory_bytes`). Set-up
-(layouts, plans, block masks) and compile time are reported separately and excluded.
+bound reached, each own kernel's paired ratio to compiled flex (``t_flex / t_own`` per
+round), and peak memory (:func:`spark_edu.measure.peak_memory_bytes`). Set-up (layouts,
+plans, the band's mask, block masks) and compile time are reported separately and excluded.
+:mod:`~spark_edu.chapters.sparse_attention.bench_table` writes and reads the rows.
 
 Example: ``python -m spark_edu bench attention --lengths 1024 4096 --repeats 7 --csv out.csv``
 """
 
 from __future__ import annotations
 
-import csv
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -30,7 +31,7 @@ from spark_edu.attention.flex import available as flex_available
 from spark_edu.attention.flex import flex_block_mask, flex_sparse_attention
 from spark_edu.attention.gathered import gathered_block_attention, make_plan
 from spark_edu.attention.grouped import grouped_block_attention, make_groups
-from spark_edu.attention.window import sliding_window_attention
+from spark_edu.attention.window import band_bias, sliding_window_attention
 from spark_edu.device import cpu_capability, threads
 from spark_edu.measure import paired_ratio, paired_times, peak_memory_bytes
 from spark_edu.validation import check_positive_int
@@ -113,6 +114,9 @@ class Row:
     ratio_q3: float | None = None
     path_bound: float | None = None  # this kernel's own work bound (see work_bound)
     rounds: int | None = None
+    flex_ratio: float | None = None  # median per-round flex / path time (> 1: faster than flex), own kernels
+    flex_q1: float | None = None
+    flex_q3: float | None = None
 
 
 def work_bound(path: str, layout: BlockLayout, window: int | None) -> float:
@@ -146,7 +150,8 @@ def _paths_for(config: BenchConfig, kind: str, length: int, q, k, v, predicate, 
             groups = make_groups(layout, q.device, q.dtype)
             fns[path] = lambda groups=groups: grouped_block_attention(q, k, v, layout, groups)
         elif path == "band" and kind == "local":
-            fns[path] = lambda: sliding_window_attention(q, k, v, window, config.block_size)
+            bias = band_bias(length, window, config.block_size, q.device, q.dtype)
+            fns[path] = lambda bias=bias: sliding_window_attention(q, k, v, window, config.block_size, bias)
         elif (
             path.startswith("flex")
             and flex_available()
@@ -201,6 +206,7 @@ def _run(config: BenchConfig, progress=None) -> list[Row]:
                 compile_s = (
                     max(first[path] - paired.candidate_ms / 1e3, 0.0) if path in ("flex", "flex_noblock") else 0.0
                 )
+                vs_flex = paired_ratio(times, "flex", path) if path in PROJECT_PATHS and "flex" in times else None
                 rows.append(
                     Row(
                         length,
@@ -220,6 +226,9 @@ def _run(config: BenchConfig, progress=None) -> list[Row]:
                         ratio_q3=paired.q3,
                         path_bound=own_bound,
                         rounds=paired.rounds,
+                        flex_ratio=None if vs_flex is None else vs_flex.median,
+                        flex_q1=None if vs_flex is None else vs_flex.q1,
+                        flex_q3=None if vs_flex is None else vs_flex.q3,
                     )
                 )
     return rows
@@ -234,67 +243,3 @@ def best_project_rows(rows: list[Row]) -> list[Row]:
             if key not in best or row.ratio > best[key].ratio:
                 best[key] = row
     return list(best.values())
-
-
-def write_csv(rows: list[Row], path: str) -> None:
-    with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(asdict(rows[0])))
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in asdict(row).items()})
-
-
-def read_csv(path: str) -> list[Row]:
-    """Rows saved by :func:`write_csv` (e.g. the chapter's ``book/data/sparse_attention/``)."""
-    ints, strs = {"length", "threads", "rounds"}, {"pattern", "path", "cpu_capability"}
-    with open(path, newline="") as handle:
-        return [
-            Row(
-                **{
-                    k: (None if v == "" else int(v) if k in ints else v if k in strs else float(v))
-                    for k, v in record.items()
-                }
-            )
-            for record in csv.DictReader(handle)
-        ]
-
-
-def _ratio_cell(row: Row) -> str:
-    """``1.85x`` with its interquartile range where the row has one: ``1.85x (1.80–1.90)``."""
-    if row.ratio_q1 is None:
-        return f"{row.ratio:.2f}x"
-    return f"{row.ratio:.2f}x ({row.ratio_q1:.2f}–{row.ratio_q3:.2f})"
-
-
-def markdown(rows: list[Row]) -> str:
-    """One line per (length, pattern): ratio to dense SDPA per path, bound, best fraction, memory."""
-    paths = [p for p in ALL_PATHS if any(r.path == p for r in rows) and p != "sdpa"]
-    head = (
-        ["L", "pattern", "elem. sparsity", "block sparsity", "bound", "SDPA ms"]
-        + paths
-        + ["best own / bound", "SDPA MB", "best own MB"]
-    )
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    best = {(r.length, r.pattern): r for r in best_project_rows(rows)}
-    for key in dict.fromkeys((r.length, r.pattern) for r in rows):
-        group = {r.path: r for r in rows if (r.length, r.pattern) == key}
-        any_row = next(iter(group.values()))
-        sdpa_mb = group["sdpa"].peak_mb if "sdpa" in group else None
-        cells = [
-            str(key[0]),
-            key[1],
-            f"{any_row.element_sparsity:.2f}",
-            f"{any_row.block_sparsity:.2f}",
-            f"{any_row.bound:.2f}",
-            f"{any_row.sdpa_ms:.1f}",
-        ]
-        cells += [_ratio_cell(group[p]) if p in group else "—" for p in paths]
-        b = best.get(key)
-        mb = lambda x: "—" if x is None else f"{x:.1f}"  # noqa: E731
-        cells += [
-            "—" if b is None else f"{b.path} {b.fraction_of_bound:.0%}",
-            mb(sdpa_mb),
-            "—" if b is None else mb(b.peak_mb),
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)

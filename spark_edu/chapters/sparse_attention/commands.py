@@ -51,7 +51,8 @@ def configure(parser) -> None:
 def run(args) -> int:
     import torch
 
-    from spark_edu.chapters.sparse_attention.bench import BenchConfig, markdown, run, write_csv
+    from spark_edu.chapters.sparse_attention.bench import BenchConfig, run
+    from spark_edu.chapters.sparse_attention.bench_table import markdown, write_csv
     from spark_edu.device import cpu_capability
     from spark_edu.results import write_atomic
 

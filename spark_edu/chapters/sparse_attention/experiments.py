@@ -18,7 +18,7 @@ from pathlib import Path
 
 
 from spark_edu.attention import masks
-from spark_edu.chapters.sparse_attention import bench
+from spark_edu.chapters.sparse_attention import bench, bench_table
 from spark_edu.chapters.sparse_attention.memory import MemoryPoint, memory_sweep
 from spark_edu.chapters.sparse_attention import fair_cost, fair_report, length_scaling, pattern_seeds, statements
 from spark_edu.claims import Measurement
@@ -90,7 +90,7 @@ def live_benchmark(
 def load_saved_benchmark(directory: Path | str | None = None) -> list[bench.Row]:
     """Every row the :data:`BENCH_COMMANDS` saved (``bench*.csv``; default: the shipped ones), by length."""
     directory = data_dir("sparse_attention") if directory is None else Path(directory)
-    rows = [row for path in sorted(directory.glob("bench*.csv")) for row in bench.read_csv(str(path))]
+    rows = [row for path in sorted(directory.glob("bench*.csv")) for row in bench_table.read_csv(str(path))]
     if not rows:
         raise FileNotFoundError(f"no bench*.csv in {directory}; regenerate with {BENCH_COMMANDS[0]!r}")
     return sorted(rows, key=lambda row: row.length)
