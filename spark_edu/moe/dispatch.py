@@ -49,8 +49,8 @@ class Experts(nn.Module):
 
     def expert(self, e: int, x: torch.Tensor) -> torch.Tensor:
         """Expert e on its tokens: x (n, D) -> (n, D)."""
-        h = F.gelu(x @ self.w1[e] + self.b1[e])  # (n, F)
-        return h @ self.w2[e] + self.b2[e]  # (n, D)
+        h = F.gelu(torch.addmm(self.b1[e], x, self.w1[e]))  # (n, F); addmm adds the bias in the matmul's pass
+        return torch.addmm(self.b2[e], h, self.w2[e])  # (n, D)
 
     def all_experts(self, x: torch.Tensor) -> torch.Tensor:
         """Every expert on every token: x (T, D) -> (E, T, D)."""
@@ -108,7 +108,11 @@ def dispatch_sorted(x: torch.Tensor, routing: Routing, experts: Experts) -> torc
     _check(x, routing, experts)
     token, gate, counts = sort_by_expert(routing)  # (A,), (A,), E ints
     xs = x.index_select(0, token)  # (A, D) grouped by expert, contiguous
-    ys = torch.cat([experts.expert(e, chunk) for e, chunk in enumerate(xs.split(counts))])  # (A, D)
+    ys = torch.empty_like(xs)  # (A, D): each expert writes its own rows, no list joined afterwards
+    start = 0
+    for e, count in enumerate(counts):
+        ys[start : start + count] = experts.expert(e, xs[start : start + count])
+        start += count
     return torch.zeros_like(x).index_add_(0, token, ys * gate[:, None])  # (T, D)
 
 
