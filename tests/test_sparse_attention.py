@@ -466,3 +466,30 @@ def test_peak_memory_counts_nested_ops_once():
 
     a = torch.ones(512, 512)
     assert peak_memory_bytes(lambda: a @ a) == 512 * 512 * 4  # matmul -> mm: one 1 MB output
+
+
+def _row(pattern, path, ratio, flex=None):
+    from spark_edu.chapters.sparse_attention.bench import Row
+
+    paired = {} if flex is None else dict(flex_ratio=flex[0], flex_q1=flex[1], flex_q3=flex[2])
+    return Row(4096, pattern, path, 0.7, 0.7, 3.3, 50.0, 100.0, ratio, ratio / 3.3, None, 0.0, 0.0,
+               ratio_q1=ratio - 0.05, ratio_q3=ratio + 0.05, path_bound=3.3, rounds=7, **paired)  # fmt: skip
+
+
+def test_own_vs_flex_reads_the_paired_ratio_when_the_rows_have_it():
+    from spark_edu.chapters.sparse_attention import findings
+
+    rows = [
+        _row("block70", "gathered", 2.0, flex=(1.10, 1.05, 1.12)),  # paired: ahead, clearly
+        _row("block70", "flex", 2.1),  # medians alone would call flex ahead
+        _row("local90", "band", 4.0, flex=(0.97, 0.95, 1.02)),  # paired: behind, but the IQR holds 1
+        _row("local90", "flex", 3.9),
+    ]
+    split = findings.own_vs_flex(rows, 4096)
+    assert split == {"ahead": ["block70"], "behind": ["local90"], "overlap": ["local90"]}
+    text = findings.flex_sentence(rows, 4096)
+    assert "block70 1.10× [1.05–1.12]" in text and "local90 0.97× [0.95–1.02]" in text
+    assert text.endswith("too close to call on local90")
+    old = [_row("block70", "gathered", 2.0), _row("block70", "flex", 2.02)]  # a run from before the column
+    assert findings.own_vs_flex(old, 4096) == {"ahead": [], "behind": ["block70"], "overlap": ["block70"]}
+    assert findings.flex_sentence(old, 4096).startswith("behind compiled flex on every pattern")

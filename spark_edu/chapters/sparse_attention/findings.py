@@ -34,17 +34,35 @@ def _iqrs_overlap(a: bench.Row, b: bench.Row) -> bool:
 
 
 def own_vs_flex(rows: list[bench.Row], length: int) -> dict[str, list[str]]:
-    """Patterns at ``length`` where the fastest own kernel's median ratio is ahead of compiled
-    flex's or not, and those ahead whose interquartile ranges overlap flex's (where rows have them)."""
+    """Patterns at ``length`` where the fastest own kernel is ahead of compiled flex or not, and
+    those too close to call. With the paired per-round ratio ``t_flex / t_own`` (rows that have
+    it): ahead when its median is above 1, too close when its IQR holds 1. Without it (older
+    runs): the two medians against dense SDPA, too close when their IQRs overlap."""
     best = {r.pattern: r for r in bench.best_project_rows(rows) if r.length == length}
     flex = {r.pattern: r for r in rows if r.length == length and r.path == "flex"}
     out = {"ahead": [], "behind": [], "overlap": []}
     for pattern in dict.fromkeys(r.pattern for r in rows if r.length == length):
-        if pattern in best and pattern in flex:
-            out["ahead" if best[pattern].ratio > flex[pattern].ratio else "behind"].append(pattern)
-            if _iqrs_overlap(best[pattern], flex[pattern]):
-                out["overlap"].append(pattern)
+        if pattern not in best or pattern not in flex:
+            continue
+        own = best[pattern]
+        if own.flex_ratio is not None:
+            ahead, close = own.flex_ratio > 1, own.flex_q1 <= 1 <= own.flex_q3
+        else:
+            ahead, close = own.ratio > flex[pattern].ratio, _iqrs_overlap(own, flex[pattern])
+        out["ahead" if ahead else "behind"].append(pattern)
+        if close:
+            out["overlap"].append(pattern)
     return out
+
+
+def paired_flex_cells(rows: list[bench.Row], length: int) -> str:
+    """``local60 1.21× [1.19–1.22], …``: the fastest own kernel's paired ratio to flex per pattern."""
+    cells = [
+        f"{r.pattern} {r.flex_ratio:.2f}× [{r.flex_q1:.2f}–{r.flex_q3:.2f}]"
+        for r in bench.best_project_rows(rows)
+        if r.length == length and r.flex_ratio is not None
+    ]
+    return ", ".join(cells)
 
 
 def flex_sentence(rows: list[bench.Row], length: int) -> str:
@@ -58,8 +76,11 @@ def flex_sentence(rows: list[bench.Row], length: int) -> str:
         text = f"ahead of compiled flex on every pattern but {names(split['behind'])}"
     else:
         text = f"behind compiled flex on every pattern but {names(split['ahead'])}"
+    paired = paired_flex_cells(rows, length)
+    if paired:
+        text += f" (flex's time over the own kernel's, per round, median [IQR]: {paired})"
     if split["overlap"]:
-        text += f" (the interquartile ranges overlap on {names(split['overlap'])})"
+        text += f"; too close to call on {names(split['overlap'])}"
     return text
 
 
