@@ -234,6 +234,10 @@ def test_gathered_plan_masks_are_additive():
     for tile in partial:
         allowed = layout.tile_mask(torch.arange(tile.start, tile.stop)[:, None], tile.keys[None, :])
         assert torch.equal(tile.mask == 0, allowed) and torch.equal(tile.mask == float("-inf"), ~allowed)
+    with pytest.raises(TypeError, match="allowed must be a bool tensor"):
+        masks.additive_mask(torch.ones(2, 2))
+    with pytest.raises(TypeError, match="dtype must be a floating-point dtype"):
+        make_plan(layout, dtype=torch.int64)
 
 
 @needs_flex

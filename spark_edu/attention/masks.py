@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import torch
 
-from spark_edu.validation import check_positive_int, check_range
+from spark_edu.validation import DTypeError, check_bool, check_positive_int, check_range
 
 MaskPredicate = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -81,6 +81,9 @@ def additive_mask(allowed: torch.Tensor, dtype=torch.float32) -> torch.Tensor:
     Built once and passed as a float ``attn_mask``, it spares SDPA converting a boolean
     mask on every call.
     """
+    check_bool("allowed", allowed)
+    if not dtype.is_floating_point:
+        raise DTypeError(f"dtype must be a floating-point dtype (the mask holds −∞), got {dtype}")
     return torch.zeros(allowed.shape, dtype=dtype, device=allowed.device).masked_fill_(~allowed, float("-inf"))
 
 
